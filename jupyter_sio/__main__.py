@@ -1,0 +1,59 @@
+"""Command line: ``python -m jupyter_sio serve [module:hub] --host 127.0.0.1 --port 8765``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import sys
+from typing import Any
+
+from .hub.hub import Hub
+
+
+def load_hub(spec: str) -> Hub:
+    """Import ``module:attribute``; the attribute is a Hub or a callable returning one."""
+    module_name, _, attribute = spec.partition(":")
+    module = importlib.import_module(module_name)
+    target: Any = getattr(module, attribute or "hub")
+    if not isinstance(target, Hub) and callable(target):
+        target = target()
+    if not isinstance(target, Hub):
+        raise SystemExit(f"{spec} is not a jupyter_sio Hub (got {type(target).__name__})")
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_sio")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run a hub on its own HTTP server")
+    serve_cmd.add_argument(
+        "app", nargs="?", help="module:hub to serve (default: the built-in demo)"
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8765)
+    serve_cmd.add_argument("--path", default="/socket.io/")
+    serve_cmd.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from .server import serve
+
+    if args.app:
+        sys.path.insert(0, "")
+        hub, demo = load_hub(args.app), False
+    else:
+        from .demo import hub as demo_hub
+
+        hub, demo = demo_hub, True
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(hub, args.host, args.port, path=args.path, demo_page=demo))
+
+
+if __name__ == "__main__":
+    main()

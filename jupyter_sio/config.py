@@ -1,0 +1,106 @@
+"""Settings of a hub, as one frozen dataclass validated on construction.
+
+A misspelled option raises ``TypeError`` (dataclass constructor), an impossible value raises
+:class:`~jupyter_sio.exceptions.ConfigError` naming the setting. The Jupyter extension maps
+its traitlets onto these fields; nothing else reads configuration.
+
+Times are in seconds (Socket.IO's own options are in milliseconds; the handshake converts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import ConfigError
+
+TRANSPORTS = ("polling", "websocket")
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """Every limit and timing of the Engine.IO/Socket.IO server.
+
+    Attributes:
+        ping_interval: seconds between server pings (Engine.IO ``pingInterval``). Keep it
+            under the idle timeout of proxies in front of the server (often 60 s).
+        ping_timeout: seconds a client has to answer a ping before it is dropped.
+        max_payload: largest Engine.IO packet or polling request body, in bytes
+            (``maxHttpBufferSize``); larger input closes that client with a protocol error.
+        transports: allowed transports, any of ``"polling"`` and ``"websocket"``.
+        allow_upgrades: whether polling clients may upgrade to WebSocket.
+        upgrade_timeout: seconds an upgrade probe may take before the WebSocket is dropped.
+        cors_allowed_origins: origins allowed for cross-origin polling; empty means no CORS
+            headers at all (same-origin only), ``("*",)`` allows any origin.
+        max_buffer_packets: outbound packets queued per connection before reliable emits wait.
+        max_buffer_bytes: outbound bytes queued per connection before reliable emits wait.
+        write_high_water: bytes the WebSocket stream may hold unsent before the connection
+            counts as congested and new packets go through the bounded outbound buffer.
+        send_timeout: seconds a reliable emit waits for room before it fails with
+            :class:`~jupyter_sio.exceptions.BufferFull` (single socket) or disconnects the
+            slow client (broadcast).
+        ack_timeout: default seconds to wait for an acknowledgement.
+        max_attachments: binary attachments accepted in one inbound packet.
+        connect_timeout: seconds a new Engine.IO connection may stay without joining a namespace.
+        polling_timeout: seconds a long-poll GET is held open when there is nothing to send.
+        in_order: run one socket's handlers one after another (Socket.IO's default);
+            ``False`` lets async handlers of one socket overlap.
+    """
+
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    max_payload: int = 1_000_000
+    transports: tuple[str, ...] = TRANSPORTS
+    allow_upgrades: bool = True
+    upgrade_timeout: float = 10.0
+    cors_allowed_origins: tuple[str, ...] = ()
+    max_buffer_packets: int = 1024
+    max_buffer_bytes: int = 16 * 1024 * 1024
+    write_high_water: int = 1024 * 1024
+    send_timeout: float = 10.0
+    ack_timeout: float = 30.0
+    max_attachments: int = 10
+    connect_timeout: float = 45.0
+    polling_timeout: float | None = None
+    in_order: bool = True
+
+    def __post_init__(self) -> None:
+        positive = (
+            "ping_interval",
+            "ping_timeout",
+            "upgrade_timeout",
+            "send_timeout",
+            "ack_timeout",
+            "connect_timeout",
+        )
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0 seconds, got {getattr(self, name)!r}")
+        for name in ("max_payload", "max_buffer_packets", "max_buffer_bytes", "write_high_water"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) > 0):
+                raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
+        if self.max_attachments < 0:
+            raise ConfigError(f"max_attachments must be >= 0, got {self.max_attachments!r}")
+        transports = tuple(self.transports)
+        unknown = [t for t in transports if t not in TRANSPORTS]
+        if unknown or not transports:
+            raise ConfigError(
+                f"transports must be a non-empty subset of {TRANSPORTS}, got {self.transports!r}"
+            )
+        object.__setattr__(self, "transports", transports)
+        object.__setattr__(self, "cors_allowed_origins", tuple(self.cors_allowed_origins))
+
+    @property
+    def poll_hold(self) -> float:
+        """How long an empty long-poll is held: just under one ping interval by default."""
+        return self.polling_timeout if self.polling_timeout is not None else self.ping_interval
+
+    def replace(self, **changes: Any) -> HubConfig:
+        """A copy with some settings changed (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)
+
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether a cross-origin polling request from ``origin`` gets CORS headers."""
+        allowed = self.cors_allowed_origins
+        return "*" in allowed or origin in allowed

@@ -1,0 +1,141 @@
+"""Rooms and broadcast resolution for one namespace, behind an interface.
+
+The hub never walks rooms itself: it asks its namespace's adapter. The in-memory adapter
+here serves one process. A cross-process adapter (Redis) subclasses :class:`Adapter`, calls
+the local implementation for its own sockets and publishes the same request, already
+encoded (an :class:`~jupyter_sio.protocol.frames.Outgoing` is just text plus attachments),
+to the other nodes; the hub code does not change.
+
+Every request carries a :class:`BroadcastOptions` so a remote node can apply it to its own
+sockets exactly as the local node does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..protocol.frames import Outgoing
+
+if TYPE_CHECKING:
+    from .namespace import Namespace
+    from .socket import Socket
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastOptions:
+    """Who a broadcast or room operation targets.
+
+    ``rooms`` empty means every socket of the namespace; ``exclude`` removes the members of
+    those rooms (a socket id is also a room, so excluding a sid excludes that socket).
+    ``local`` keeps the operation on this node.
+    """
+
+    rooms: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+    local: bool = False
+
+
+class Adapter:
+    """Room index of one namespace plus the operations that target sets of sockets.
+
+    Subclasses for other backends override the coroutine methods at the bottom (and call
+    ``super()`` for the local part); the synchronous membership methods stay local.
+    """
+
+    def __init__(self, namespace: Namespace) -> None:
+        self.namespace = namespace
+        self.rooms: dict[str, set[str]] = {}
+        self.sids: dict[str, set[str]] = {}
+
+    # -- membership (local) ----------------------------------------------------------------
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        joined = self.sids.setdefault(sid, set())
+        for room in rooms:
+            if room not in joined:
+                joined.add(room)
+                self.rooms.setdefault(room, set()).add(sid)
+
+    def delete(self, sid: str, room: str) -> None:
+        joined = self.sids.get(sid)
+        if joined is not None:
+            joined.discard(room)
+        members = self.rooms.get(room)
+        if members is not None:
+            members.discard(sid)
+            if not members:
+                del self.rooms[room]
+
+    def delete_all(self, sid: str) -> None:
+        for room in self.sids.pop(sid, ()):
+            members = self.rooms.get(room)
+            if members is not None:
+                members.discard(sid)
+                if not members:
+                    del self.rooms[room]
+
+    def rooms_of(self, sid: str) -> set[str]:
+        return self.sids.get(sid, set())
+
+    def select(self, opts: BroadcastOptions) -> Iterable[str]:
+        """Local socket ids targeted by ``opts``, each once."""
+        if opts.rooms:
+            if len(opts.rooms) == 1:
+                (room,) = opts.rooms
+                targets: Iterable[str] = self.rooms.get(room, ())
+            else:
+                targets = set().union(*(self.rooms.get(r, ()) for r in opts.rooms))
+        else:
+            targets = self.sids
+        if opts.exclude:
+            excluded = set().union(*(self.rooms.get(r, ()) for r in opts.exclude))
+            if excluded:
+                return [sid for sid in targets if sid not in excluded]
+        return list(targets)
+
+    def local_sockets(self, opts: BroadcastOptions) -> list[Socket]:
+        sockets = self.namespace.sockets
+        return [sockets[sid] for sid in self.select(opts) if sid in sockets]
+
+    # -- operations (may cross nodes in subclasses) ----------------------------------------
+    def broadcast(self, packet: Outgoing, opts: BroadcastOptions) -> list[Socket]:
+        """Deliver ``packet`` to the targeted local sockets.
+
+        Returns the sockets whose buffers were full for this reliable packet: the hub
+        waits for room on those (see :meth:`Namespace.emit`). Encoding happened once,
+        before this call; each delivery is one buffer write.
+        """
+        sockets = self.namespace.sockets
+        blocked = []
+        for sid in self.select(opts):
+            socket = sockets.get(sid)
+            if socket is not None and not socket.client.channel.send(packet):
+                blocked.append(socket)
+        return blocked
+
+    async def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
+        rooms = list(rooms)
+        for socket in self.local_sockets(opts):
+            socket.join(rooms)
+
+    async def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
+        rooms = list(rooms)
+        for socket in self.local_sockets(opts):
+            socket.leave(*rooms)
+
+    async def disconnect_sockets(self, opts: BroadcastOptions, close: bool = False) -> None:
+        for socket in self.local_sockets(opts):
+            socket.disconnect(close=close)
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Socket]:
+        return self.local_sockets(opts)
+
+    async def init(self) -> None:
+        """Called once when the namespace is created (subscribe to a bus, ...)."""
+
+    async def close(self) -> None:
+        """Called when the hub closes."""
+
+
+InMemoryAdapter = Adapter

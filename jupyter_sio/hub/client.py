@@ -1,0 +1,176 @@
+"""The Socket.IO side of one Engine.IO connection: decoding, namespace connects, routing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..exceptions import ConnectionRefused, PayloadTooLarge, RemoteProtocolError
+from ..protocol.frames import Outgoing
+from ..protocol.socket import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
+from .delivery import DONE, Delivery
+from .socket import Socket
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+log = logging.getLogger("jupyter_sio.hub")
+
+
+class Channel(Protocol):
+    """What the hub needs from a transport connection (see ``transport.engine``)."""
+
+    @property
+    def sid(self) -> str: ...
+
+    @property
+    def transport_name(self) -> str: ...
+
+    def send(self, packet: Outgoing) -> bool:
+        """Write or queue ``packet`` by its policy; ``False`` if a reliable packet found no room."""
+
+    def send_when_room(self, packet: Outgoing) -> asyncio.Future[None]:
+        """Queue ``packet`` as soon as there is room; fails with BufferFull after send_timeout."""
+
+    def close(self, reason: str = "forced close") -> None:
+        """Close the connection (pending output is flushed first where possible)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What a client presented when it connected (Socket.IO's ``socket.handshake``)."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    address: str = ""
+    url: str = ""
+    secure: bool = False
+    time: float = 0.0
+    user: Any = None
+
+
+class Client:
+    """Routes one connection's packets to its sockets, one per namespace."""
+
+    __slots__ = ("_connect_timer", "channel", "decoder", "handshake", "hub", "sockets")
+
+    def __init__(self, hub: Hub, channel: Channel, handshake: Handshake) -> None:
+        self.hub = hub
+        self.channel = channel
+        self.handshake = handshake
+        config = hub.config
+        self.decoder = PacketDecoder(
+            max_attachments=config.max_attachments, max_bytes=config.max_payload
+        )
+        self.sockets: dict[str, Socket] = {}
+        # A connection that never joins a namespace is closed (Socket.IO's connectTimeout).
+        self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            config.connect_timeout, self._connect_expired
+        )
+
+    def on_message(self, data: str | bytes) -> None:
+        """An Engine.IO MESSAGE arrived (text, or one binary attachment)."""
+        try:
+            packet = self.decoder.feed(data)
+        except (RemoteProtocolError, PayloadTooLarge) as exc:
+            log.info("closing connection %s: %s", self.channel.sid, exc)
+            self.channel.close("parse error")
+            return
+        if packet is None:
+            return
+        if packet.type is SocketPacketType.CONNECT:
+            self._connect(packet)
+            return
+        socket = self.sockets.get(packet.namespace)
+        if socket is not None:
+            socket._on_packet(packet)
+        elif packet.type is not SocketPacketType.DISCONNECT:
+            log.debug("packet for unconnected namespace %s ignored", packet.namespace)
+
+    def on_close(self, reason: str) -> None:
+        """The connection is gone: every socket disconnects with the same reason."""
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        for socket in list(self.sockets.values()):
+            socket._closed(reason)
+
+    def close(self) -> None:
+        self.channel.close("forced close")
+
+    def send_packet(self, packet: SocketPacket) -> Delivery:
+        text, attachments = encode_packet(packet)
+        out = Outgoing("4" + text, attachments)
+        if self.channel.send(out):
+            return DONE
+        return self.channel.send_when_room(out)
+
+    # -- namespace connect -----------------------------------------------------------------
+    def _connect(self, packet: SocketPacket) -> None:
+        name = packet.namespace
+        if name in self.sockets:
+            log.debug("client %s already connected to %s", self.channel.sid, name)
+            return
+        namespace = self.hub._namespace_for(name, packet.data or {})
+        if namespace is None:
+            self._refuse(name, "Invalid namespace", None)
+            return
+        auth = packet.data if isinstance(packet.data, dict) else {}
+        socket = Socket(namespace, self, auth)
+        self.hub.spawn(self._admit(socket, auth))
+
+    async def _admit(self, socket: Socket, auth: dict[str, Any]) -> None:
+        namespace = socket.namespace
+        # Registered before middleware runs so emits from the connect handler reach it
+        # (they arrive before the CONNECT packet; clients buffer them, as with
+        # python-socketio, whose connect handlers also run before CONNECT is sent).
+        socket.connected = True
+        self.sockets[namespace.name] = socket
+        namespace.add(socket)
+        try:
+            await namespace.admit(socket, auth)
+        except (ConnectionRefused, ConnectionRefusedError) as exc:
+            message, data = _refusal(exc)
+            self._unregister(socket)
+            self._refuse(namespace.name, message, data)
+            return
+        except Exception:
+            log.exception("connect handler failed in namespace %s", namespace.name)
+            self._unregister(socket)
+            self._refuse(namespace.name, "Internal server error", None)
+            return
+        if not socket.connected:  # disconnected from inside the connect handler
+            return
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        self.send_packet(SocketPacket(SocketPacketType.CONNECT, namespace.name, {"sid": socket.id}))
+
+    def _unregister(self, socket: Socket) -> None:
+        socket.connected = False
+        self.sockets.pop(socket.namespace.name, None)
+        socket.namespace.adapter.delete_all(socket.id)
+        socket.namespace.sockets.pop(socket.id, None)
+
+    def _refuse(self, namespace: str, message: str, data: Any) -> None:
+        payload: dict[str, Any] = {"message": message}
+        if data is not None:
+            payload["data"] = data
+        self.send_packet(SocketPacket(SocketPacketType.CONNECT_ERROR, namespace, payload))
+
+    def _connect_expired(self) -> None:
+        self._connect_timer = None
+        if not self.sockets:
+            log.info("closing connection %s: no namespace joined in time", self.channel.sid)
+            self.channel.close("forced close")
+
+
+def _refusal(exc: BaseException) -> tuple[str, Any]:
+    if isinstance(exc, ConnectionRefused):
+        return exc.message, exc.data
+    args = exc.args
+    message = str(args[0]) if args else "Connection refused"
+    data = args[1] if len(args) > 1 else None
+    return message, data

@@ -1,0 +1,231 @@
+"""The hub: the public server object applications build on.
+
+A :class:`Hub` knows namespaces, handlers and settings; it knows nothing about Tornado.
+Transports hand it connections through :meth:`Hub.connect_client`. The default namespace
+``/`` is reachable directly on the hub (``hub.on``, ``hub.emit``, ``hub.to``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, overload
+
+from ..config import HubConfig
+from .adapter import Adapter, InMemoryAdapter
+from .client import Channel, Client, Handshake
+from .delivery import Delivery
+from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
+from .operators import BroadcastOperator
+from .socket import Socket
+
+log = logging.getLogger("jupyter_sio.hub")
+
+AdapterFactory = Callable[[Namespace], Adapter]
+
+
+class Hub:
+    """A Socket.IO server, independent of the web framework that carries it.
+
+    Args:
+        config: a :class:`~jupyter_sio.config.HubConfig`; keyword arguments override
+            its fields (``Hub(ping_interval=5)``), misspelled ones raise ``TypeError``.
+        adapter: factory of the room adapter of each namespace (in-memory by default).
+
+    Example::
+
+        hub = Hub()
+
+        @hub.on("chat")
+        async def chat(socket, msg):
+            await hub.to("lobby").emit("chat", msg)
+            return "ok"                # answers the client's ack
+    """
+
+    def __init__(
+        self,
+        config: HubConfig | None = None,
+        *,
+        adapter: AdapterFactory = InMemoryAdapter,
+        **settings: Any,
+    ) -> None:
+        base = config or HubConfig()
+        self.config = base.replace(**settings) if settings else base
+        self.adapter_factory = adapter
+        self.namespaces: dict[str, Namespace] = {}
+        self._dynamic: list[tuple[NamespaceMatcher, Handlers]] = []
+        self.clients: dict[str, Client] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.of("/")
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task the hub keeps alive until it ends; failures are logged."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("hub task failed", exc_info=task.exception())
+
+    # -- namespaces ------------------------------------------------------------------------
+    def of(self, name: NamespaceMatcher) -> Any:
+        """The namespace ``name``, created on first use.
+
+        ``name`` may also be a compiled regex or a predicate ``fn(name, auth) -> bool``
+        for dynamic namespaces: the object returned then registers handlers shared by
+        every namespace that matches, created when a client first connects to it.
+        """
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            namespace = self.namespaces.get(name)
+            if namespace is None:
+                namespace = self.namespaces[name] = Namespace(self, name)
+            return namespace
+        handlers = Handlers()
+        self._dynamic.append((name, handlers))
+        return DynamicNamespace(self, handlers)
+
+    def _namespace_for(self, name: str, auth: Any) -> Namespace | None:
+        namespace = self.namespaces.get(name)
+        if namespace is not None:
+            return namespace
+        for matcher, handlers in self._dynamic:
+            if _matches(matcher, name, auth):
+                namespace = self.namespaces[name] = Namespace(self, name, handlers)
+                return namespace
+        return None
+
+    # -- default namespace shortcuts -------------------------------------------------------
+    @property
+    def default(self) -> Namespace:
+        return self.namespaces["/"]
+
+    @overload
+    def on(self, event: str, *, namespace: str = "/") -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H, *, namespace: str = "/") -> H: ...
+
+    def on(
+        self, event: str, handler: Callable[..., Any] | None = None, *, namespace: str = "/"
+    ) -> Any:
+        """Register an event handler (decorator); see :meth:`Handlers.on`."""
+        handlers = self.of(namespace).handlers
+        return handlers.on(event) if handler is None else handlers.on(event, handler)
+
+    def use(self, middleware: M, *, namespace: str = "/") -> M:
+        """Add connect middleware; see :meth:`Handlers.use`."""
+        handlers: Handlers = self.of(namespace).handlers
+        return handlers.use(middleware)
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        to: str | Iterable[str] | None = None,
+        exclude: str | Iterable[str] | None = None,
+        namespace: str = "/",
+        volatile: bool = False,
+        key: str | None = None,
+    ) -> Delivery:
+        """Emit to rooms (``to``), to everyone by default, except ``exclude``.
+
+        ``volatile`` drops the packet for congested recipients; ``key`` makes congested
+        recipients keep only the newest packet per key. Sent at once; await the result
+        for backpressure on reliable emits.
+        """
+        op = self.of(namespace).to(to) if to is not None else BroadcastOperator(self.of(namespace))
+        if exclude is not None:
+            op = op.exclude(exclude)
+        if volatile:
+            op = op.volatile
+        return op.emit(event, *args, key=key)
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.default.to(*rooms)
+
+    in_ = to
+
+    def exclude(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.default.exclude(*rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.default.volatile
+
+    def get_socket(self, sid: str, namespace: str = "/") -> Socket | None:
+        ns = self.namespaces.get(namespace)
+        return ns.sockets.get(sid) if ns is not None else None
+
+    # -- transports ------------------------------------------------------------------------
+    def connect_client(self, channel: Channel, handshake: Handshake) -> Client:
+        """A transport opened an Engine.IO connection; returns its Socket.IO client."""
+        client = Client(self, channel, handshake)
+        self.clients[channel.sid] = client
+        return client
+
+    def client_closed(self, client: Client, reason: str) -> None:
+        self.clients.pop(client.channel.sid, None)
+        client.on_close(reason)
+
+    async def close(self) -> None:
+        """Disconnect every client and close the adapters (clean shutdown)."""
+        for client in list(self.clients.values()):
+            client.channel.close("server shutting down")
+        for namespace in list(self.namespaces.values()):
+            await namespace.adapter.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for an inspector: clients, sockets per namespace, rooms per namespace."""
+        return {
+            "clients": len(self.clients),
+            "namespaces": {
+                name: {"sockets": len(ns.sockets), "rooms": len(ns.adapter.rooms)}
+                for name, ns in self.namespaces.items()
+            },
+        }
+
+
+class DynamicNamespace:
+    """Registers handlers for every namespace matched by a regex or predicate."""
+
+    def __init__(self, hub: Hub, handlers: Handlers) -> None:
+        self.hub = hub
+        self.handlers = handlers
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        return self.handlers.on(event) if handler is None else self.handlers.on(event, handler)
+
+    def use(self, middleware: M) -> M:
+        return self.handlers.use(middleware)
+
+    @property
+    def children(self) -> list[Namespace]:
+        return [ns for ns in self.hub.namespaces.values() if ns.handlers is self.handlers]
+
+    def emit(self, event: str, *args: Any, key: str | None = None) -> None:
+        """Emit to every socket of every matching namespace created so far."""
+        for namespace in self.children:
+            namespace.emit(event, *args, key=key)
+
+
+def _matches(matcher: NamespaceMatcher, name: str, auth: Any) -> bool:
+    if isinstance(matcher, re.Pattern):
+        return matcher.fullmatch(name) is not None
+    if isinstance(matcher, str):
+        return matcher == name
+    try:
+        return bool(matcher(name, auth))
+    except Exception:
+        log.exception("namespace predicate failed for %s", name)
+        return False

@@ -1,0 +1,126 @@
+"""Chainable broadcast targets: ``hub.to("room").exclude(sid).emit("event", data)``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import AckTimeout, BufferFull
+from ..protocol.frames import Outgoing
+from .adapter import BroadcastOptions
+from .delivery import DONE, Delivery
+from .socket import encode_event
+
+if TYPE_CHECKING:
+    from .namespace import Namespace
+    from .socket import Socket
+
+log = logging.getLogger("jupyter_sio.hub")
+
+
+def _rooms(rooms: tuple[str | Iterable[str] | None, ...]) -> frozenset[str]:
+    out: set[str] = set()
+    for room in rooms:
+        if room is None:
+            continue
+        if isinstance(room, str):
+            out.add(room)
+        else:
+            out.update(room)
+    return frozenset(out)
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastOperator:
+    """An immutable description of recipients plus flags; every method returns a new one."""
+
+    namespace: Namespace
+    rooms: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
+    is_volatile: bool = False
+    is_local: bool = False
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Add target rooms (a socket id is a room holding that socket)."""
+        return replace(self, rooms=self.rooms | _rooms(rooms))
+
+    in_ = to
+
+    def exclude(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Leave out the members of these rooms (or these socket ids)."""
+        return replace(self, excluded=self.excluded | _rooms(rooms))
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Drop the packet for recipients that are congested instead of queueing it."""
+        return replace(self, is_volatile=True)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only this process's sockets, even with a cross-process adapter."""
+        return replace(self, is_local=True)
+
+    @property
+    def options(self) -> BroadcastOptions:
+        return BroadcastOptions(self.rooms, self.excluded, self.is_local)
+
+    def emit(self, event: str, *args: Any, key: str | None = None) -> Delivery:
+        """Encode once and write to every recipient; await the result for backpressure.
+
+        With ``key``, a recipient that is behind keeps only the newest packet per key.
+        Reliable packets that meet a full buffer wait up to ``send_timeout``; a recipient
+        still full then is disconnected (logged) so one stuck client cannot stall a room.
+        """
+        packet = encode_event(self.namespace.name, event, args, volatile=self.is_volatile, key=key)
+        return self.send_packet(packet)
+
+    def send_packet(self, packet: Outgoing) -> Delivery:
+        blocked = self.namespace.adapter.broadcast(packet, self.options)
+        if not blocked:
+            return DONE
+        return self.namespace.hub.spawn(_wait_for_room(blocked, packet))
+
+    def sockets(self) -> list[Socket]:
+        """This process's sockets matching the target (see :meth:`fetch_sockets`)."""
+        return self.namespace.adapter.local_sockets(self.options)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        """Matching sockets on every node of the adapter."""
+        return await self.namespace.adapter.fetch_sockets(self.options)
+
+    async def join(self, *rooms: str | Iterable[str]) -> None:
+        """Make the matching sockets join rooms (``socketsJoin``)."""
+        await self.namespace.adapter.add_sockets(self.options, _rooms(rooms))
+
+    async def leave(self, *rooms: str | Iterable[str]) -> None:
+        """Make the matching sockets leave rooms (``socketsLeave``)."""
+        await self.namespace.adapter.del_sockets(self.options, _rooms(rooms))
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Disconnect the matching sockets (``disconnectSockets``)."""
+        await self.namespace.adapter.disconnect_sockets(self.options, close)
+
+    async def call(self, event: str, *args: Any, timeout: float | None = None) -> dict[str, Any]:
+        """Emit with an ack to each local recipient; returns ``{sid: answer}``.
+
+        Sockets that did not answer in time or disconnected map to the exception instead of
+        an answer, so one silent client never hides the others' answers.
+        """
+        sockets = self.sockets()
+        futures = [s.call(event, *args, timeout=timeout) for s in sockets]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return {s.id: r for s, r in zip(sockets, results, strict=True)}
+
+
+async def _wait_for_room(blocked: list[Socket], packet: Outgoing) -> None:
+    waits = [s.client.channel.send_when_room(packet) for s in blocked]
+    results = await asyncio.gather(*waits, return_exceptions=True)
+    for socket, result in zip(blocked, results, strict=True):
+        if isinstance(result, BufferFull):
+            log.warning("disconnecting %s: outbound buffer stayed full (%s)", socket.id, result)
+            socket.client.close()
+        elif isinstance(result, BaseException) and not isinstance(result, AckTimeout):
+            log.debug("broadcast to %s not delivered: %r", socket.id, result)

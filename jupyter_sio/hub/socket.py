@@ -1,0 +1,298 @@
+"""One client's socket in one namespace: rooms, emits, acks and in-order handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import AckTimeout, Disconnected
+from ..protocol.frames import Outgoing
+from ..protocol.socket import RESERVED_EVENTS, SocketPacket, SocketPacketType, encode_packet
+from .delivery import DONE, Delivery
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .namespace import Namespace
+    from .operators import BroadcastOperator
+
+log = logging.getLogger("jupyter_sio.hub")
+
+Handler = Callable[..., Any]
+
+
+def new_sid() -> str:
+    """A random 20-character URL-safe id, like Socket.IO's."""
+    return secrets.token_urlsafe(15)
+
+
+def encode_event(
+    namespace: str,
+    event: str,
+    args: tuple[Any, ...],
+    *,
+    ack_id: int | None = None,
+    volatile: bool = False,
+    key: str | None = None,
+) -> Outgoing:
+    """Encode an EVENT once into the Engine.IO message every recipient will get."""
+    if not isinstance(event, str) or event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is not an event name a server may emit")
+    text, attachments = encode_packet(
+        SocketPacket(SocketPacketType.EVENT, namespace, [event, *args], ack_id)
+    )
+    return Outgoing("4" + text, attachments, key=key, volatile=volatile)
+
+
+def ack_result(args: list[Any]) -> Any:
+    """What ``call()`` returns: nothing, the single value, or a tuple of values."""
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else tuple(args)
+
+
+class Socket:
+    """A connected client in a namespace; handlers receive it as their first argument.
+
+    Attributes:
+        id: the socket id, also the name of the socket's own room.
+        namespace: the :class:`~jupyter_sio.hub.namespace.Namespace` it belongs to.
+        auth: the auth payload the client sent with CONNECT.
+        data: a dict for the application's per-socket state.
+    """
+
+    __slots__ = (
+        "_ack_id",
+        "_acks",
+        "_pending",
+        "auth",
+        "client",
+        "connected",
+        "data",
+        "id",
+        "namespace",
+    )
+
+    def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any]) -> None:
+        self.id = new_sid()
+        self.namespace = namespace
+        self.client = client
+        self.auth = auth
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self._ack_id = 0
+        self._acks: dict[int, asyncio.Future[Any]] = {}
+        self._pending: deque[tuple[Handler, tuple[Any, ...], int | None]] | None = None
+
+    # -- information -----------------------------------------------------------------------
+    @property
+    def sid(self) -> str:
+        return self.id
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in, its own sid room included."""
+        return set(self.namespace.adapter.rooms_of(self.id))
+
+    @property
+    def handshake(self) -> Any:
+        """Request details of the connection: headers, query, address, time, auth."""
+        return self.client.handshake
+
+    @property
+    def transport(self) -> str:
+        """``"polling"`` or ``"websocket"``."""
+        return self.client.channel.transport_name
+
+    # -- rooms -----------------------------------------------------------------------------
+    def join(self, *rooms: str | Iterable[str]) -> None:
+        """Join one or more rooms (strings, or iterables of strings)."""
+        self.namespace.adapter.add_all(self.id, _flatten(rooms))
+
+    def leave(self, *rooms: str | Iterable[str]) -> None:
+        for room in _flatten(rooms):
+            self.namespace.adapter.delete(self.id, room)
+
+    def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to rooms, without this socket (Socket.IO's ``socket.to(room)``)."""
+        return self.namespace.to(*rooms).exclude(self.id)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Broadcast to every socket of the namespace except this one."""
+        return self.namespace.exclude(self.id)
+
+    # -- outbound --------------------------------------------------------------------------
+    def emit(
+        self, event: str, *args: Any, volatile: bool = False, key: str | None = None
+    ) -> Delivery:
+        """Send an event to this socket. Sent at once; await the result for backpressure."""
+        if not self.connected:
+            raise Disconnected(f"socket {self.id} is not connected")
+        return self._send(
+            encode_event(self.namespace.name, event, args, volatile=volatile, key=key)
+        )
+
+    def send(self, *args: Any) -> Delivery:
+        """Emit a ``"message"`` event (Socket.IO's ``socket.send``)."""
+        return self.emit("message", *args)
+
+    def call(self, event: str, *args: Any, timeout: float | None = None) -> asyncio.Future[Any]:
+        """Emit an event with an ack and return a future of the client's answer.
+
+        The future always settles: the client's ack arguments (one value, a tuple, or None),
+        :class:`AckTimeout` after ``timeout`` (default ``ack_timeout``), or
+        :class:`Disconnected` if the socket goes away first.
+        """
+        if not self.connected:
+            raise Disconnected(f"socket {self.id} is not connected")
+        self._ack_id += 1
+        ack_id = self._ack_id
+        packet = encode_event(self.namespace.name, event, args, ack_id=ack_id)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._acks[ack_id] = future
+        limit = self.client.hub.config.ack_timeout if timeout is None else timeout
+        timer = loop.call_later(limit, self._ack_expired, ack_id, event, limit)
+
+        def settled(_future: asyncio.Future[Any]) -> None:
+            timer.cancel()
+            self._acks.pop(ack_id, None)
+
+        future.add_done_callback(settled)
+        delivery = self._send(packet)
+        if isinstance(delivery, asyncio.Future):
+
+            def undeliverable(sent: asyncio.Future[None]) -> None:
+                error = None if sent.cancelled() else sent.exception()
+                if error is not None and not future.done():
+                    future.set_exception(error)  # BufferFull or Disconnected: settle now
+
+            delivery.add_done_callback(undeliverable)
+        return future
+
+    def _ack_expired(self, ack_id: int, event: str, limit: float) -> None:
+        future = self._acks.pop(ack_id, None)
+        if future is not None and not future.done():
+            future.set_exception(AckTimeout(f"no ack for {event!r} within {limit} s"))
+
+    def _send(self, packet: Outgoing) -> Delivery:
+        channel = self.client.channel
+        if channel.send(packet):
+            return DONE
+        return channel.send_when_room(packet)
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect this socket (``close=True`` closes the whole connection)."""
+        if not self.connected:
+            return
+        text, _ = encode_packet(SocketPacket(SocketPacketType.DISCONNECT, self.namespace.name))
+        self.client.channel.send(Outgoing("4" + text))
+        self._closed("server namespace disconnect")
+        if close:
+            self.client.close()
+
+    # -- inbound ---------------------------------------------------------------------------
+    def _on_packet(self, packet: SocketPacket) -> None:
+        ptype = packet.type
+        if ptype is SocketPacketType.EVENT:
+            self._on_event(packet.data, packet.id)
+        elif ptype is SocketPacketType.ACK:
+            future = self._acks.pop(packet.id, None) if packet.id is not None else None
+            if future is not None and not future.done():
+                future.set_result(ack_result(packet.data))
+        elif ptype is SocketPacketType.DISCONNECT:
+            self._closed("client namespace disconnect")
+
+    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        handler, args = self.namespace.resolve_handler(data)
+        if handler is None:
+            log.debug("no handler for event %r in namespace %s", data[0], self.namespace.name)
+            return
+        if self._pending is not None:
+            self._pending.append((handler, args, ack_id))
+            return
+        result = self._invoke(handler, args, ack_id)
+        if result is not None:
+            if self.client.hub.config.in_order:
+                self._pending = deque()
+                self.client.hub.spawn(self._run_in_order(result, ack_id))
+            else:
+                self.client.hub.spawn(self._await_handler(result, ack_id))
+
+    def _invoke(self, handler: Handler, args: tuple[Any, ...], ack_id: int | None) -> Any:
+        """Call a handler; a sync result is answered now, a coroutine is returned to await."""
+        try:
+            result = handler(self, *args)
+        except Exception:
+            log.exception("handler for %s in namespace %s failed", handler, self.namespace.name)
+            return None
+        if inspect.isawaitable(result):
+            return result
+        self._answer(ack_id, result)
+        return None
+
+    async def _await_handler(self, awaitable: Any, ack_id: int | None) -> None:
+        try:
+            result = await awaitable
+        except Exception:
+            log.exception("async handler in namespace %s failed", self.namespace.name)
+            return
+        self._answer(ack_id, result)
+
+    async def _run_in_order(self, first: Any, ack_id: int | None) -> None:
+        """Await handlers of this socket one after another (Socket.IO's ordering)."""
+        await self._await_handler(first, ack_id)
+        pending = self._pending
+        while pending:
+            handler, args, next_id = pending.popleft()
+            result = self._invoke(handler, args, next_id)
+            if result is not None:
+                await self._await_handler(result, next_id)
+        self._pending = None
+
+    def _answer(self, ack_id: int | None, result: Any) -> None:
+        """Send an ACK carrying a handler's return value (a tuple means several values)."""
+        if ack_id is None or not self.connected:
+            return
+        if isinstance(result, tuple):
+            args = list(result)
+        elif result is None:
+            args = []
+        else:
+            args = [result]
+        text, attachments = encode_packet(
+            SocketPacket(SocketPacketType.ACK, self.namespace.name, args, ack_id)
+        )
+        self._send(Outgoing("4" + text, attachments))
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _closed(self, reason: str) -> None:
+        """Leave everything and tell the application; runs once."""
+        if not self.connected:
+            return
+        self.connected = False
+        for future in list(self._acks.values()):
+            if not future.done():
+                future.set_exception(Disconnected(reason))
+        self._acks.clear()
+        self._pending = None
+        self.client.sockets.pop(self.namespace.name, None)
+        self.namespace.remove(self, reason)
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.namespace.name} connected={self.connected}>"
+
+
+def _flatten(rooms: tuple[str | Iterable[str], ...]) -> list[str]:
+    out: list[str] = []
+    for room in rooms:
+        if isinstance(room, str):
+            out.append(room)
+        else:
+            out.extend(room)
+    return out

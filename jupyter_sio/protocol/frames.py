@@ -1,0 +1,115 @@
+"""Outbound packets encoded once and written many times.
+
+A broadcast to a thousand sockets must not be encoded a thousand times. An
+:class:`Outgoing` holds the Engine.IO messages of one packet (the text message plus any
+binary attachments) and builds, on first use and then caches:
+
+- ``ws_frame``: the complete unmasked WebSocket frames as one ``bytes`` (server frames are
+  never masked, so the bytes are the same for every recipient without compression);
+- ``poll_text``: the packet's long-polling form.
+
+Each recipient then costs one buffer write.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+
+from .engine import RECORD_SEPARATOR
+
+_OP_TEXT = 0x81  # FIN + text opcode
+_OP_BINARY = 0x82  # FIN + binary opcode
+
+
+def ws_frame(payload: bytes, *, binary: bool) -> bytes:
+    """One final, unmasked RFC 6455 data frame (server → client, no extension)."""
+    first = _OP_BINARY if binary else _OP_TEXT
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", first, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", first, 126, size)
+    else:
+        header = struct.pack("!BBQ", first, 127, size)
+    return header + payload
+
+
+class Outgoing:
+    """One outbound packet in its Engine.IO form, shared by all its recipients.
+
+    Args:
+        text: the Engine.IO text message (type digit included), e.g. ``'42["tick",1]'``.
+        attachments: raw binary Engine.IO messages that follow the text one.
+        key: conflation key; a newer packet with the same key replaces a queued older one.
+        volatile: drop instead of queueing when the recipient is congested.
+    """
+
+    __slots__ = (
+        "_poll_text",
+        "_ws_frame",
+        "attachments",
+        "key",
+        "size",
+        "text",
+        "text_bytes",
+        "volatile",
+    )
+
+    def __init__(
+        self,
+        text: str,
+        attachments: list[bytes] | tuple[bytes, ...] = (),
+        *,
+        key: str | None = None,
+        volatile: bool = False,
+    ) -> None:
+        self.text = text
+        # Encoding now (not per recipient) also surfaces unencodable text, e.g. a lone
+        # surrogate, to the emitter as a UnicodeEncodeError instead of a dead socket later.
+        self.text_bytes = text.encode("utf-8")
+        self.attachments = tuple(attachments)
+        self.key = key
+        self.volatile = volatile
+        self.size = len(self.text_bytes) + sum(len(a) for a in self.attachments)
+        self._ws_frame: bytes | None = None
+        self._poll_text: str | None = None
+
+    @property
+    def ws_frame(self) -> bytes:
+        frame = self._ws_frame
+        if frame is None:
+            frame = ws_frame(self.text_bytes, binary=False)
+            if self.attachments:
+                frame += b"".join(ws_frame(a, binary=True) for a in self.attachments)
+            self._ws_frame = frame
+        return frame
+
+    @property
+    def poll_text(self) -> str:
+        text = self._poll_text
+        if text is None:
+            text = self.text
+            if self.attachments:
+                text += "".join(
+                    RECORD_SEPARATOR + "b" + base64.b64encode(a).decode("ascii")
+                    for a in self.attachments
+                )
+            self._poll_text = text
+        return text
+
+    @property
+    def messages(self) -> list[str | bytes]:
+        """The Engine.IO messages one by one (for transports that frame them themselves)."""
+        return [self.text, *self.attachments]
+
+    def __repr__(self) -> str:
+        return (
+            f"Outgoing({self.text[:40]!r}, attachments={len(self.attachments)}, key={self.key!r})"
+        )
+
+
+#: Control packets are tiny and the same for every connection: build them once.
+PING = Outgoing("2")
+NOOP = Outgoing("6")
+CLOSE = Outgoing("1")

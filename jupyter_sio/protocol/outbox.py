@@ -1,0 +1,131 @@
+"""The bounded outbound buffer of one connection and its three policies.
+
+A packet waits here only while its connection cannot take it: a WebSocket whose stream holds
+more than ``write_high_water`` unsent bytes, or a polling client between two GETs.
+
+- **reliable** (default): queued while there is room (``max_packets`` and ``max_bytes``);
+  when full, :meth:`Outbox.push` answers ``FULL`` and the caller waits for room or fails with
+  ``BufferFull``. Nothing reliable is ever dropped silently (python-engineio#133).
+- **volatile**: dropped when the connection is congested, counted in ``dropped``.
+- **keyed** (``key=...``): a newer packet with the same key replaces the queued one in
+  place, so a slow client gets only the latest value per key and memory is bounded by the
+  number of keys, not the message rate (socket.io#4435, holoviews#724). Keyed packets never
+  wait; past ``max_bytes`` a new key is dropped and counted.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import Enum
+
+from .frames import Outgoing
+
+
+class PushResult(Enum):
+    QUEUED = "queued"
+    CONFLATED = "conflated"
+    DROPPED = "dropped"
+    FULL = "full"
+
+
+class _Slot:
+    """A queue entry whose packet a newer keyed packet may replace."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: Outgoing) -> None:
+        self.item = item
+
+
+class Outbox:
+    """FIFO of :class:`Outgoing` packets with explicit limits."""
+
+    __slots__ = ("_keys", "_queue", "conflated", "dropped", "max_bytes", "max_packets", "size")
+
+    def __init__(self, *, max_packets: int, max_bytes: int) -> None:
+        self.max_packets = max_packets
+        self.max_bytes = max_bytes
+        self._queue: deque[Outgoing | _Slot] = deque()
+        self._keys: dict[str, _Slot] = {}
+        self.size = 0  # bytes queued
+        self.dropped = 0
+        self.conflated = 0
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def __bool__(self) -> bool:
+        return bool(self._queue)
+
+    def has_room(self, size: int) -> bool:
+        """Whether a reliable packet of ``size`` bytes fits (an empty box takes anything)."""
+        if not self._queue:
+            return True
+        return len(self._queue) < self.max_packets and self.size + size <= self.max_bytes
+
+    def push(self, item: Outgoing) -> PushResult:
+        """Queue ``item`` by its policy; ``FULL`` means a reliable packet did not fit."""
+        key = item.key
+        if key is not None:
+            slot = self._keys.get(key)
+            if slot is not None:
+                self.size += item.size - slot.item.size
+                slot.item = item
+                self.conflated += 1
+                return PushResult.CONFLATED
+            if self._queue and self.size + item.size > self.max_bytes:
+                self.dropped += 1
+                return PushResult.DROPPED
+            slot = _Slot(item)
+            self._keys[key] = slot
+            self._queue.append(slot)
+            self.size += item.size
+            return PushResult.QUEUED
+        if item.volatile:
+            self.dropped += 1
+            return PushResult.DROPPED
+        if not self.has_room(item.size):
+            return PushResult.FULL
+        self._queue.append(item)
+        self.size += item.size
+        return PushResult.QUEUED
+
+    def push_control(self, item: Outgoing) -> None:
+        """Queue a control packet (ping, noop, close) regardless of limits: they are tiny."""
+        self._queue.append(item)
+        self.size += item.size
+
+    def pop(self) -> Outgoing:
+        entry = self._queue.popleft()
+        if isinstance(entry, _Slot):
+            item = entry.item
+            if item.key is not None and self._keys.get(item.key) is entry:
+                del self._keys[item.key]
+        else:
+            item = entry
+        self.size -= item.size
+        return item
+
+    def drain(self, budget: int | None = None) -> list[Outgoing]:
+        """Take packets from the front, up to about ``budget`` bytes (always at least one)."""
+        items: list[Outgoing] = []
+        total = 0
+        while self._queue:
+            if budget is not None and items and total + self._peek_size() > budget:
+                break
+            item = self.pop()
+            items.append(item)
+            total += item.size
+        return items
+
+    def _peek_size(self) -> int:
+        entry = self._queue[0]
+        return entry.item.size if isinstance(entry, _Slot) else entry.size
+
+    def clear(self) -> int:
+        """Drop everything (the connection closed); returns how many packets were lost."""
+        count = len(self._queue)
+        self._queue.clear()
+        self._keys.clear()
+        self.size = 0
+        return count

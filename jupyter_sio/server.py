@@ -1,0 +1,108 @@
+"""Run a hub on its own Tornado server: ``python -m jupyter_sio serve module:hub``.
+
+Also usable embedded in any asyncio program::
+
+    server = HubServer(hub)
+    await server.start("127.0.0.1", 8765)
+    ...
+    await server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from tornado import httpserver, web
+from tornado.netutil import bind_sockets
+
+from .hub.hub import Hub
+from .transport.engine import EngineServer
+from .transport.tornado import EngineIOHandler, engineio_route
+
+log = logging.getLogger("jupyter_sio")
+STATIC = Path(__file__).parent / "static"
+
+
+def hub_routes(
+    hub: Hub, path: str = "/socket.io/", handler: type[EngineIOHandler] = EngineIOHandler
+) -> tuple[EngineServer, list[Any]]:
+    """The Engine.IO server of ``hub`` and the Tornado routes that serve it at ``path``."""
+    engine = EngineServer(hub)
+    return engine, [engineio_route(path, engine, handler)]
+
+
+class HubServer:
+    """A hub on a Tornado HTTP server, with clean start and stop."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        path: str = "/socket.io/",
+        demo_page: bool = False,
+        extra_routes: list[Any] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.path = path
+        self.engine, routes = hub_routes(hub, path)
+        if demo_page:
+            routes += [
+                (r"/", web.RedirectHandler, {"url": "/index.html"}),
+                (r"/(.*)", web.StaticFileHandler, {"path": str(STATIC)}),
+            ]
+        routes += extra_routes or []
+        self.app = web.Application(routes, websocket_ping_interval=None)
+        self.http: httpserver.HTTPServer | None = None
+        self.port: int | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen on ``host:port`` (port 0 picks a free one); returns the port."""
+        self.http = httpserver.HTTPServer(
+            self.app, max_body_size=self.hub.config.max_payload + 1, xheaders=False
+        )
+        sockets = bind_sockets(port, host)
+        self.http.add_sockets(sockets)
+        self.port = sockets[0].getsockname()[1]
+        return self.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    async def stop(self) -> None:
+        """Stop accepting, disconnect every client, close adapters."""
+        if self.http is not None:
+            self.http.stop()
+        await self.engine.close()
+        await self.hub.close()
+        if self.http is not None:
+            await self.http.close_all_connections()
+            self.http = None
+
+
+async def serve(
+    hub: Hub,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    path: str = "/socket.io/",
+    demo_page: bool = False,
+) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly."""
+    server = HubServer(hub, path=path, demo_page=demo_page)
+    port = await server.start(host, port)
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    log.info("jupyter_sio hub serving on http://%s:%d%s", shown, port, path)
+    if demo_page:
+        log.info("demo page: http://%s:%d/", shown, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()

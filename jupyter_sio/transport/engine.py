@@ -1,0 +1,433 @@
+"""Engine.IO connections on asyncio: the I/O half of :mod:`jupyter_sio.protocol.session`.
+
+An :class:`EngineConnection` owns one :class:`EngineSession` (the protocol state), its
+:class:`Outbox`, the current transport (a held long-poll GET or a WebSocket) and one timer
+for heartbeats. It is the hub's :class:`~jupyter_sio.hub.client.Channel`.
+
+The write path is built for broadcast: :meth:`EngineConnection.send` gets an
+:class:`Outgoing` encoded once for all recipients. On an idle WebSocket it writes the cached
+frame bytes straight to the socket (one ``send`` system call, no future, no copy); only when
+the kernel buffer is full does it go through Tornado's IOStream, and past
+``write_high_water`` unsent bytes the connection counts as congested and packets wait in
+the bounded outbox under their policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import deque
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..exceptions import BufferFull, Disconnected, RemoteProtocolError
+from ..hub.client import Client, Handshake
+from ..protocol.engine import EnginePacket, EnginePacketType, decode_packet, decode_payload
+from ..protocol.frames import CLOSE, NOOP, PING, Outgoing
+from ..protocol.outbox import Outbox, PushResult
+from ..protocol.session import (
+    Closed,
+    CloseReason,
+    EngineSession,
+    Heartbeat,
+    ProbeReply,
+    Transport,
+    Upgraded,
+)
+
+if TYPE_CHECKING:
+    from ..hub.hub import Hub
+
+log = logging.getLogger("jupyter_sio.transport")
+
+
+class WebSocketPeer(Protocol):
+    """The parts of a WebSocket handler a connection uses (Tornado's, in practice)."""
+
+    def write_frame(self, frame: bytes) -> asyncio.Future[None] | None:
+        """Write pre-built frames; ``None`` if written at once, else a drain future."""
+
+    def write_text(self, text: str) -> None: ...
+
+    def pending_bytes(self) -> int: ...
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+
+
+class EngineServer:
+    """The registry of Engine.IO connections of one hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.config = hub.config
+        self.connections: dict[str, EngineConnection] = {}
+
+    def open(self, transport: Transport, handshake: Handshake) -> EngineConnection:
+        """A handshake: create the session and its Socket.IO client."""
+        sid = secrets.token_urlsafe(15)
+        loop = asyncio.get_running_loop()
+        session = EngineSession(sid, self.config, transport, loop.time())
+        conn = EngineConnection(self, session, handshake)
+        self.connections[sid] = conn
+        return conn
+
+    def get(self, sid: str) -> EngineConnection | None:
+        return self.connections.get(sid)
+
+    def forget(self, conn: EngineConnection) -> None:
+        if self.connections.get(conn.sid) is conn:
+            del self.connections[conn.sid]
+
+    async def close(self) -> None:
+        """Close every connection (server shutdown)."""
+        for conn in list(self.connections.values()):
+            conn.close(CloseReason.SERVER_SHUTDOWN.value)
+        await asyncio.sleep(0)
+
+
+class EngineConnection:
+    """One client's Engine.IO connection over polling and/or WebSocket."""
+
+    __slots__ = (
+        "_congested",
+        "_linger",
+        "_poll",
+        "_probe",
+        "_timer",
+        "_waiters",
+        "client",
+        "outbox",
+        "server",
+        "session",
+        "sid",
+        "ws",
+    )
+
+    def __init__(self, server: EngineServer, session: EngineSession, handshake: Handshake) -> None:
+        config = server.config
+        self.server = server
+        self.session = session
+        self.sid = session.sid
+        self.outbox = Outbox(
+            max_packets=config.max_buffer_packets, max_bytes=config.max_buffer_bytes
+        )
+        self.ws: WebSocketPeer | None = None
+        self._probe: WebSocketPeer | None = None
+        self._congested = False
+        self._poll: asyncio.Future[None] | None = None
+        self._waiters: deque[tuple[Outgoing, asyncio.Future[None]]] = deque()
+        self._linger: asyncio.TimerHandle | None = None
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_at(session.deadline, self._on_timer)
+        self.client: Client = server.hub.connect_client(self, handshake)
+
+    # -- Channel interface -----------------------------------------------------------------
+    @property
+    def transport_name(self) -> str:
+        return self.session.transport.value
+
+    def send(self, packet: Outgoing) -> bool:
+        """Write or queue by policy; ``False`` when a reliable packet finds no room."""
+        if self.session.closed:
+            return True  # a closed connection swallows output, like a socket.io server
+        reliable = packet.key is None and not packet.volatile
+        if self._waiters and reliable:
+            return False  # keep order behind packets already waiting for room
+        ws = self.ws
+        if ws is not None and not self._congested and not self.outbox:
+            self._write_ws(ws, packet.ws_frame)
+            return True
+        if ws is None and packet.volatile and (self._poll is None or self.outbox):
+            self.outbox.dropped += 1  # polling is only writable while a GET is held
+            return True
+        result = self.outbox.push(packet)
+        if result is PushResult.FULL:
+            return False
+        if result is PushResult.QUEUED:
+            self._wake()
+        return True
+
+    def send_when_room(self, packet: Outgoing) -> asyncio.Future[None]:
+        """Queue ``packet`` once the outbox has room; BufferFull after ``send_timeout``."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if self.session.closed:
+            future.set_exception(Disconnected(self.session.close_reason or "closed"))
+            return future
+        entry = (packet, future)
+        self._waiters.append(entry)
+        timeout = self.server.config.send_timeout
+        timer = loop.call_later(timeout, self._waiter_expired, entry, timeout)
+        future.add_done_callback(lambda _f: timer.cancel())
+        return future
+
+    def _waiter_expired(self, entry: tuple[Outgoing, asyncio.Future[None]], timeout: float) -> None:
+        try:
+            self._waiters.remove(entry)
+        except ValueError:
+            return
+        if not entry[1].done():
+            entry[1].set_exception(
+                BufferFull(
+                    f"client {self.sid} did not drain its outbound buffer within send_timeout="
+                    f"{timeout} s ({len(self.outbox)} packets, {self.outbox.size} bytes queued)"
+                )
+            )
+
+    def _admit_waiters(self) -> None:
+        """Move waiting reliable packets into the outbox while there is room."""
+        waiters = self._waiters
+        while waiters and self.outbox.has_room(waiters[0][0].size):
+            packet, future = waiters.popleft()
+            self.outbox.push(packet)
+            if not future.done():
+                future.set_result(None)
+
+    # -- WebSocket writes ------------------------------------------------------------------
+    def _write_ws(self, ws: WebSocketPeer, frame: bytes) -> None:
+        try:
+            drain = ws.write_frame(frame)
+        except Exception as exc:  # StreamClosedError, OSError: the peer is gone
+            log.debug("write to %s failed: %r", self.sid, exc)
+            self._closed(CloseReason.TRANSPORT_ERROR)
+            return
+        if drain is not None and ws.pending_bytes() > self.server.config.write_high_water:
+            self._congested = True
+            drain.add_done_callback(self._on_drained)
+
+    def _on_drained(self, future: asyncio.Future[None]) -> None:
+        self._congested = False
+        if future.cancelled() or future.exception() is not None or self.session.closed:
+            return
+        self._flush_ws()
+
+    def _flush_ws(self) -> None:
+        ws = self.ws
+        if ws is None:
+            return
+        high_water = self.server.config.write_high_water
+        while self.outbox and not self._congested:
+            batch = self.outbox.drain(high_water)
+            self._admit_waiters()
+            self._write_ws(ws, b"".join(p.ws_frame for p in batch))
+        if not self.outbox:
+            self._admit_waiters()
+            if self.outbox and not self._congested:
+                self._flush_ws()
+
+    # -- long-polling ----------------------------------------------------------------------
+    async def poll(self) -> str:
+        """Serve one GET: wait for packets (or a heartbeat), return the payload text."""
+        session = self.session
+        session.begin_poll()
+        try:
+            if not self.outbox and not session.closed:
+                loop = asyncio.get_running_loop()
+                self._poll = loop.create_future()
+                try:
+                    await asyncio.wait_for(
+                        asyncio.shield(self._poll),
+                        self.server.config.ping_interval + self.server.config.ping_timeout,
+                    )
+                except TimeoutError:
+                    pass
+                finally:
+                    self._poll = None
+            items = self.outbox.drain()
+            self._admit_waiters()
+            if session.closed:
+                if not items or items[-1] is not CLOSE:
+                    items.append(CLOSE)
+                self._finish_close()
+        finally:
+            session.end_poll()
+        if not items:
+            items = [NOOP]
+        return "\x1e".join(p.poll_text for p in items)
+
+    def abort_poll(self) -> None:
+        """The GET's HTTP connection dropped before we answered: the transport failed."""
+        if self._poll is not None and self.session.transport is Transport.POLLING:
+            self._closed(CloseReason.TRANSPORT_ERROR)
+
+    def receive_payload(self, body: str) -> None:
+        """Serve one POST: packets from a polling client."""
+        if self.session.closed:
+            raise RemoteProtocolError("session closed", hint="Session ID unknown")
+        if self.session.transport is not Transport.POLLING:
+            raise RemoteProtocolError("POST on an upgraded session", hint="Bad request")
+        try:
+            packets = decode_payload(body)
+        except RemoteProtocolError:
+            self._closed(CloseReason.PARSE_ERROR)
+            raise
+        for packet in packets:
+            self._receive(packet)
+            if self.session.closed:
+                break
+
+    def _wake(self) -> None:
+        poll = self._poll
+        if poll is not None and not poll.done():
+            poll.set_result(None)
+
+    # -- WebSocket transport ---------------------------------------------------------------
+    def attach_websocket(self, ws: WebSocketPeer) -> None:
+        """A direct WebSocket connection (no polling first): it is the transport."""
+        self.ws = ws
+        ws.write_text(self.session.open_packet())
+
+    def attach_probe(self, ws: WebSocketPeer) -> None:
+        """A WebSocket for an existing polling session: the upgrade starts."""
+        loop = asyncio.get_running_loop()
+        self.session.begin_probe(loop.time())
+        self._probe = ws
+        self._reschedule()
+
+    def receive_ws(self, ws: WebSocketPeer, message: str | bytes) -> None:
+        """A WebSocket message, on the session's socket or on an upgrade probe."""
+        if self.session.closed:
+            return
+        if ws is self.ws:
+            # Hot path: Socket.IO traffic goes straight to the hub.
+            if type(message) is str and message[:1] == "4":
+                self.client.on_message(message[1:])
+                return
+            if type(message) is bytes:
+                self.client.on_message(message)
+                return
+            try:
+                self._receive(decode_packet(message))
+            except RemoteProtocolError as exc:
+                log.info("closing %s: %s", self.sid, exc)
+                self._closed(CloseReason.PARSE_ERROR)
+            return
+        if ws is not self._probe:
+            return
+        try:
+            event = self.session.receive_probe(decode_packet(message))
+        except RemoteProtocolError as exc:
+            log.info("upgrade of %s failed: %s", self.sid, exc)
+            self._probe = None
+            ws.close()
+            return
+        if isinstance(event, ProbeReply):
+            ws.write_text("3probe")
+            # Release the held GET so the client can pause polling and send "5".
+            self.outbox.push_control(NOOP)
+            self._wake()
+        elif isinstance(event, Upgraded):
+            self.ws, self._probe = ws, None
+            self._wake()  # a GET still held returns (with a noop) and the client stops polling
+            self._reschedule()
+            self._flush_ws()
+
+    def websocket_closed(self, ws: WebSocketPeer) -> None:
+        if ws is self._probe:
+            self._probe = None
+            self.session.abort_probe()
+        elif ws is self.ws:
+            self._closed(CloseReason.TRANSPORT_CLOSE)
+
+    # -- shared inbound --------------------------------------------------------------------
+    def _receive(self, packet: EnginePacket) -> None:
+        if packet.type is EnginePacketType.MESSAGE:
+            self.client.on_message(packet.data)
+            return
+        loop = asyncio.get_running_loop()
+        event = self.session.receive_control(packet, loop.time())
+        if isinstance(event, Closed):
+            self._closed(event.reason)
+
+    # -- heartbeat -------------------------------------------------------------------------
+    def _on_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        session = self.session
+        if session.probe_expired(now) and self._probe is not None:
+            self._probe.close()
+            self._probe = None
+        action = session.tick(now)
+        if action is Heartbeat.SEND_PING:
+            self._send_control(PING)
+        elif action is Heartbeat.TIMED_OUT:
+            log.info("closing %s: ping timeout", self.sid)
+            self._closed(CloseReason.PING_TIMEOUT)
+            return
+        if not session.closed:
+            self._timer = loop.call_at(session.deadline, self._on_timer)
+
+    def _reschedule(self) -> None:
+        self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(self.session.deadline, self._on_timer)
+
+    def _send_control(self, packet: Outgoing) -> None:
+        ws = self.ws
+        if ws is not None and not self._congested and not self.outbox:
+            self._write_ws(ws, packet.ws_frame)
+        else:
+            self.outbox.push_control(packet)
+            self._wake()
+            if ws is not None and not self._congested:
+                self._flush_ws()
+
+    # -- close -----------------------------------------------------------------------------
+    def close(self, reason: str = "forced close") -> None:
+        """Close from the server side, after flushing what is queued where possible."""
+        try:
+            close_reason = CloseReason(reason)
+        except ValueError:
+            close_reason = CloseReason.FORCED_CLOSE
+        if self.session.transport is Transport.POLLING and not self.session.closed:
+            self.outbox.push_control(CLOSE)
+            self._closed(close_reason, linger=True)
+            self._wake()
+        else:
+            self._closed(close_reason)
+
+    def _closed(self, reason: CloseReason, *, linger: bool = False) -> None:
+        """Tear down once: tell the hub, fail waiters, release transports."""
+        client = self.client
+        if client is None:
+            return
+        self.client = None  # type: ignore[assignment]
+        self.session.close(reason)
+        self._timer.cancel()
+        for _packet, future in self._waiters:
+            if not future.done():
+                future.set_exception(Disconnected(reason.value))
+        self._waiters.clear()
+        self.server.hub.client_closed(client, reason.value)
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+        ws = self.ws
+        if ws is not None:
+            self.outbox.clear()
+            ws.close()
+        if linger and self._poll is None:
+            # Keep the session reachable so the next GET receives the close packet.
+            loop = asyncio.get_running_loop()
+            self._linger = loop.call_later(self.server.config.ping_timeout, self._finish_close)
+        else:
+            self._wake()
+            if self._poll is None:
+                self._finish_close()
+
+    def _finish_close(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        self.outbox.clear()
+        self.server.forget(self)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "transport": self.transport_name,
+            "queued": len(self.outbox),
+            "queued_bytes": self.outbox.size,
+            "dropped": self.outbox.dropped,
+            "conflated": self.outbox.conflated,
+            "waiting": len(self._waiters),
+        }
