@@ -44,6 +44,33 @@ __all__ = [
 ]
 
 
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext jupyter_sio``: connect this kernel to its hub and define ``sio``."""
+    from .kernel.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    from .kernel.magics import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
+def connect(url: str | None = None, token: str | None = None, **kwargs: object) -> object:
+    """Connect a kernel or script to a hub; see :func:`jupyter_sio.kernel.connect`."""
+    from .kernel import connect as kernel_connect
+
+    return kernel_connect(url, token, **kwargs)  # type: ignore[arg-type]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, object]]:
+    """Entry point of the Jupyter server extension (imported lazily: kernels stay light)."""
+    from .jupyter.app import JupyterSioApp
+
+    return [{"module": "jupyter_sio", "app": JupyterSioApp}]
+
+
 def __getattr__(name: str) -> object:
     # Tornado is imported only by code that serves (kernels may import jupyter_sio lightly).
     if name == "HubServer":

@@ -46,6 +46,8 @@ class HubConfig:
         polling_timeout: seconds a long-poll GET is held open when there is nothing to send.
         in_order: run one socket's handlers one after another (Socket.IO's default);
             ``False`` lets async handlers of one socket overlap.
+        answer_unhandled: when a client asks for an ack on an event nobody handles, answer
+            ``{"error": "unhandled", ...}`` at once instead of letting the client time out.
     """
 
     ping_interval: float = 25.0
@@ -64,6 +66,7 @@ class HubConfig:
     connect_timeout: float = 45.0
     polling_timeout: float | None = None
     in_order: bool = True
+    answer_unhandled: bool = True
 
     def __post_init__(self) -> None:
         positive = (

@@ -39,6 +39,35 @@ class Channel(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is behind a connection, as the transport authenticated it.
+
+    The Jupyter extension fills it from Jupyter's authentication and Authorizer
+    (read → ``can_subscribe``, write → ``can_emit``, execute → ``powers``); kernels that
+    connect with the server's kernel secret get ``powers`` and their ``kernel_id``.
+    """
+
+    name: str = "anonymous"
+    display_name: str = ""
+    kernel_id: str | None = None
+    session: str | None = None
+    can_subscribe: bool = True
+    can_emit: bool = True
+    powers: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "user": self.name,
+            "display_name": self.display_name or self.name,
+            "kernel": self.kernel_id,
+            "session": self.session,
+        }
+
+
+ANONYMOUS = Identity()
+
+
+@dataclass(frozen=True, slots=True)
 class Handshake:
     """What a client presented when it connected (Socket.IO's ``socket.handshake``)."""
 
@@ -48,7 +77,7 @@ class Handshake:
     url: str = ""
     secure: bool = False
     time: float = 0.0
-    user: Any = None
+    user: Identity = ANONYMOUS
 
 
 class Client:

@@ -19,6 +19,8 @@ from .client import Channel, Client, Handshake
 from .delivery import Delivery
 from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
 from .operators import BroadcastOperator
+from .powers import KernelRouter
+from .powers import install as install_powers
 from .socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
@@ -58,7 +60,30 @@ class Hub:
         self._dynamic: list[tuple[NamespaceMatcher, Handlers]] = []
         self.clients: dict[str, Client] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.kernels: KernelRouter | None = None
         self.of("/")
+
+    def enable_kernel_powers(self) -> KernelRouter:
+        """Accept the ``sio:*`` events of trusted peers (kernels); see :mod:`.powers`."""
+        if self.kernels is None:
+            self.kernels = install_powers(self)
+        return self.kernels
+
+    def unhandled(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
+        """A client event without a handler: route it to kernels, or answer its ack."""
+        event, args = data[0], tuple(data[1:])
+        if self.kernels is not None and self.kernels.dispatch(socket, event, args, ack_id):
+            return
+        log.debug("no handler for event %r in namespace %s", event, socket.namespace.name)
+        if ack_id is not None and self.config.answer_unhandled:
+            socket._answer(
+                ack_id,
+                {
+                    "error": "unhandled",
+                    "event": event,
+                    "message": f"no handler for {event!r} in namespace {socket.namespace.name}",
+                },
+            )
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a task the hub keeps alive until it ends; failures are logged."""

@@ -211,7 +211,7 @@ class Socket:
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
         handler, args = self.namespace.resolve_handler(data)
         if handler is None:
-            log.debug("no handler for event %r in namespace %s", data[0], self.namespace.name)
+            self.client.hub.unhandled(self, data, ack_id)
             return
         if self._pending is not None:
             self._pending.append((handler, args, ack_id))

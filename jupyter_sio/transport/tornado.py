@@ -18,12 +18,14 @@ from tornado import iostream, web
 from tornado.websocket import WebSocketHandler
 
 from ..exceptions import RemoteProtocolError
-from ..hub.client import Handshake
+from ..hub.client import Handshake, Identity
 from ..protocol.engine import PROTOCOL_VERSION
 from ..protocol.session import Transport
 from .engine import EngineConnection, EngineServer
 
 log = logging.getLogger("jupyter_sio.transport")
+
+STANDALONE = Identity(name="anonymous", powers=False)
 
 # Engine.IO error codes (engine.io Server.errors)
 UNKNOWN_TRANSPORT = 0
@@ -132,12 +134,14 @@ class EngineIOHandler(WebSocketHandler):
         self.server = server
         self._conn = None
         self._peer = None
-        self._user: Any = None
+        self._user: Identity = STANDALONE
 
     # -- hooks -----------------------------------------------------------------------------
-    def authenticate(self) -> Any:
-        """Who is connecting; the standalone hub accepts everyone (return value: user)."""
-        return None
+    def authenticate(self) -> Identity:
+        """Who is connecting. The standalone hub accepts everyone as an anonymous user
+        with full powers over its own app (it is the app's server; add middleware to
+        restrict); the Jupyter extension overrides this with Jupyter's auth."""
+        return STANDALONE
 
     def origin_allowed(self, origin: str) -> bool:
         """Same-origin and non-browser requests always; others from ``cors_allowed_origins``."""

@@ -1,0 +1,121 @@
+"""Find the hub of the Jupyter server that started this kernel, with no configuration.
+
+Sources, in order (see shared research, "How a kernel finds its server"):
+
+1. ``JUPYTER_SIO_URL`` + ``JUPYTER_SIO_TOKEN``: set by the server extension for every
+   kernel it starts; the kernel uses the kernel link with the per-server secret.
+2. The server's runtime file ``jpserver-<JPY_PARENT_PID>.json``: its url and token reach
+   the extension's Socket.IO endpoint as the server's user (kernel powers then come from
+   the Authorizer's ``execute`` permission). Skipped when the file has no token.
+3. Nothing: the caller starts an embedded hub.
+
+The kernel id comes from the connection file name (``kernel-<id>.json``); the notebook path
+from ``JPY_SESSION_NAME``. Nothing here is ever written to a notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..transport.kernel_link import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
+
+URL_ENV = "JUPYTER_SIO_URL"
+TOKEN_ENV = "JUPYTER_SIO_TOKEN"
+EXTENSION_PATH = "jupyter-sio/"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect. ``url`` is the Engine.IO endpoint (with trailing slash)."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # secrets: not shown
+    source: str = "explicit"
+    base: str = ""  # the extension's base URL, for clients to connect to
+
+    @property
+    def clients_url(self) -> str:
+        """The Socket.IO endpoint browsers and other clients use."""
+        return self.base + "socket.io/" if self.base else self.url
+
+
+def kernel_id() -> str | None:
+    """This kernel's id, from its connection file name, without any round trip."""
+    try:
+        from ipykernel.connect import get_connection_file
+    except ImportError:  # not in an IPython kernel
+        return None
+    try:
+        stem = Path(get_connection_file()).stem
+    except Exception:
+        return None
+    return stem[len("kernel-") :] if stem.startswith("kernel-") else stem
+
+
+def kernel_headers(secret: str) -> dict[str, str]:
+    headers = {TOKEN_HEADER: secret}
+    kid = kernel_id()
+    if kid:
+        headers[KERNEL_HEADER] = kid
+    session = os.environ.get("JPY_SESSION_NAME")
+    if session:
+        headers[SESSION_HEADER] = session.encode("ascii", "replace").decode()
+    return headers
+
+
+def from_environment(environ: dict[str, str] | None = None) -> Endpoint | None:
+    env = os.environ if environ is None else environ
+    url, secret = env.get(URL_ENV), env.get(TOKEN_ENV)
+    if not url or not secret:
+        return None
+    base = url if url.endswith("/") else url + "/"
+    return Endpoint(base + "kernel/", kernel_headers(secret), source="environment", base=base)
+
+
+def runtime_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("JUPYTER_RUNTIME_DIR"):
+        dirs.append(Path(os.environ["JUPYTER_RUNTIME_DIR"]))
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        dirs.append(Path(jupyter_runtime_dir()))
+    except ImportError:
+        pass
+    return dirs
+
+
+def from_runtime_file(environ: dict[str, str] | None = None) -> Endpoint | None:
+    env = os.environ if environ is None else environ
+    pid = env.get("JPY_PARENT_PID")
+    if not pid:
+        return None
+    for directory in runtime_dirs():
+        path = directory / f"jpserver-{pid}.json"
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        token = info.get("token")
+        if not token or info.get("sock"):
+            return None
+        host = info.get("hostname") or "127.0.0.1"
+        if host in ("", "0.0.0.0", "::", "localhost"):
+            host = "127.0.0.1"
+        scheme = "https" if info.get("secure") else "http"
+        base = f"{scheme}://{host}:{info['port']}{info.get('base_url', '/')}{EXTENSION_PATH}"
+        return Endpoint(
+            base + "socket.io/",
+            {"Authorization": f"token {token}"},
+            source="runtime file",
+            base=base,
+        )
+    return None
+
+
+def discover() -> list[Endpoint]:
+    """Candidate endpoints in order of preference (empty: use an embedded hub)."""
+    return [e for e in (from_environment(), from_runtime_file()) if e is not None]
