@@ -10,6 +10,7 @@ Times are in seconds (Socket.IO's own options are in milliseconds; the handshake
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +79,9 @@ class HubConfig:
             "connect_timeout",
         )
         for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0 seconds, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value < math.inf):
+                raise ConfigError(f"{name} must be a finite number of seconds > 0, got {value!r}")
         for name in ("max_payload", "max_buffer_packets", "max_buffer_bytes", "write_high_water"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) > 0):
                 raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")

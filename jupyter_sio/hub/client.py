@@ -83,7 +83,10 @@ class Handshake:
 class Client:
     """Routes one connection's packets to its sockets, one per namespace."""
 
-    __slots__ = ("_connect_timer", "channel", "decoder", "handshake", "hub", "sockets")
+    __slots__ = (
+        "_admitting", "_closed", "_connect_timer", "channel", "decoder", "handshake", "hub",
+        "sockets",
+    )
 
     def __init__(self, hub: Hub, channel: Channel, handshake: Handshake) -> None:
         self.hub = hub
@@ -94,6 +97,8 @@ class Client:
             max_attachments=config.max_attachments, max_bytes=config.max_payload
         )
         self.sockets: dict[str, Socket] = {}
+        self._admitting: set[str] = set()
+        self._closed = False
         # A connection that never joins a namespace is closed (Socket.IO's connectTimeout).
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             config.connect_timeout, self._connect_expired
@@ -120,6 +125,7 @@ class Client:
 
     def on_close(self, reason: str) -> None:
         """The connection is gone: every socket disconnects with the same reason."""
+        self._closed = True
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
@@ -139,7 +145,7 @@ class Client:
     # -- namespace connect -----------------------------------------------------------------
     def _connect(self, packet: SocketPacket) -> None:
         name = packet.namespace
-        if name in self.sockets:
+        if name in self.sockets or name in self._admitting:
             log.debug("client %s already connected to %s", self.channel.sid, name)
             return
         namespace = self.hub._namespace_for(name, packet.data or {})
@@ -147,29 +153,38 @@ class Client:
             self._refuse(name, "Invalid namespace", None)
             return
         auth = packet.data if isinstance(packet.data, dict) else {}
-        socket = Socket(namespace, self, auth)
-        self.hub.spawn(self._admit(socket, auth))
+        self._admitting.add(name)
+        self.hub.spawn(self._admit(Socket(namespace, self, auth), auth))
 
     async def _admit(self, socket: Socket, auth: dict[str, Any]) -> None:
+        """Middleware, then registration, then the connect handler, then CONNECT.
+
+        Until middleware accepts, the socket is in no room and gets no packet (as in
+        socket.io). It is registered before the connect handler so that handler's emits
+        reach it; they arrive before the CONNECT packet and clients buffer them (as with
+        python-socketio, whose connect handlers also run before CONNECT is sent).
+        """
         namespace = socket.namespace
-        # Registered before middleware runs so emits from the connect handler reach it
-        # (they arrive before the CONNECT packet; clients buffer them, as with
-        # python-socketio, whose connect handlers also run before CONNECT is sent).
-        socket.connected = True
-        self.sockets[namespace.name] = socket
-        namespace.add(socket)
         try:
-            await namespace.admit(socket, auth)
+            await namespace.run_middleware(socket, auth)
+            if self._closed:
+                return
+            socket.connected = True
+            self.sockets[namespace.name] = socket
+            namespace.add(socket)
+            await namespace.run_connect_handler(socket, auth)
         except (ConnectionRefused, ConnectionRefusedError) as exc:
             message, data = _refusal(exc)
             self._unregister(socket)
             self._refuse(namespace.name, message, data)
             return
         except Exception:
-            log.exception("connect handler failed in namespace %s", namespace.name)
+            log.exception("connect middleware or handler failed in namespace %s", namespace.name)
             self._unregister(socket)
             self._refuse(namespace.name, "Internal server error", None)
             return
+        finally:
+            self._admitting.discard(namespace.name)
         if not socket.connected:  # disconnected from inside the connect handler
             return
         if self._connect_timer is not None:
@@ -178,6 +193,8 @@ class Client:
         self.send_packet(SocketPacket(SocketPacketType.CONNECT, namespace.name, {"sid": socket.id}))
 
     def _unregister(self, socket: Socket) -> None:
+        if not socket.connected:
+            return
         socket.connected = False
         self.sockets.pop(socket.namespace.name, None)
         socket.namespace.adapter.delete_all(socket.id)

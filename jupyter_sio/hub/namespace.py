@@ -127,12 +127,15 @@ class Namespace:
         catch_all = events.get(CATCH_ALL)
         return catch_all, tuple(data)
 
-    async def admit(self, socket: Socket, auth: dict[str, Any]) -> None:
-        """Run middleware then the connect handler; they raise to refuse."""
+    async def run_middleware(self, socket: Socket, auth: dict[str, Any]) -> None:
+        """Run connect middleware in order; any of them raises to refuse."""
         for middleware in self.handlers.middleware:
             result = middleware(socket, auth)
             if inspect.isawaitable(result):
                 await result
+
+    async def run_connect_handler(self, socket: Socket, auth: dict[str, Any]) -> None:
+        """Run the ``connect`` handler; raising or returning ``False`` refuses."""
         handler = self.handlers.events.get("connect")
         if handler is not None:
             result = _call_connect(handler, socket, auth)

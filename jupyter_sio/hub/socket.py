@@ -246,14 +246,16 @@ class Socket:
 
     async def _run_in_order(self, first: Any, ack_id: int | None) -> None:
         """Await handlers of this socket one after another (Socket.IO's ordering)."""
-        await self._await_handler(first, ack_id)
-        pending = self._pending
-        while pending:
-            handler, args, next_id = pending.popleft()
-            result = self._invoke(handler, args, next_id)
-            if result is not None:
-                await self._await_handler(result, next_id)
-        self._pending = None
+        try:
+            await self._await_handler(first, ack_id)
+            pending = self._pending
+            while pending:
+                handler, args, next_id = pending.popleft()
+                result = self._invoke(handler, args, next_id)
+                if result is not None:
+                    await self._await_handler(result, next_id)
+        finally:
+            self._pending = None
 
     def _answer(self, ack_id: int | None, result: Any) -> None:
         """Send an ACK carrying a handler's return value (a tuple means several values)."""
@@ -265,10 +267,18 @@ class Socket:
             args = []
         else:
             args = [result]
-        text, attachments = encode_packet(
-            SocketPacket(SocketPacketType.ACK, self.namespace.name, args, ack_id)
-        )
-        self._send(Outgoing("4" + text, attachments))
+        try:
+            text, attachments = encode_packet(
+                SocketPacket(SocketPacketType.ACK, self.namespace.name, args, ack_id)
+            )
+            packet = Outgoing("4" + text, attachments)
+        except (TypeError, ValueError) as exc:  # the handler returned something unsendable
+            log.error("cannot answer ack %s in %s: %s", ack_id, self.namespace.name, exc)
+            text, _ = encode_packet(SocketPacket(
+                SocketPacketType.ACK, self.namespace.name,
+                [{"error": "the server's answer could not be encoded"}], ack_id))
+            packet = Outgoing("4" + text)
+        self._send(packet)
 
     # -- lifecycle -------------------------------------------------------------------------
     def _closed(self, reason: str) -> None:

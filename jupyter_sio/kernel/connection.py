@@ -13,6 +13,7 @@ volatile ones are dropped, and pending acks fail with :class:`Disconnected`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -99,10 +100,8 @@ class KernelConnection:
             ws.close()
         if self._runner is not None:
             self._runner.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
-            except (asyncio.CancelledError, Exception):
-                pass
         self._fail_acks("client closed")
 
     async def _open(self) -> None:

@@ -33,6 +33,12 @@ class TokenEngineIOHandler(EngineIOHandler):
         self.token = token
 
     def authenticate(self) -> Identity:
+        # The handshake proves the token; later requests of that session carry its sid,
+        # an unguessable capability (python-engineio sends headers on the handshake only).
+        sid = self.get_query_argument("sid", None)
+        conn = self.server.get(sid) if sid else None
+        if conn is not None and conn.client is not None:
+            return conn.client.handshake.user
         presented = self.get_query_argument("token", "")
         header = self.request.headers.get("Authorization", "")
         if header.lower().startswith(("token ", "bearer ")):

@@ -100,6 +100,7 @@ class KernelSio:
             target=self._loop.run_forever, name="jupyter-sio", daemon=True
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "jupyter-sio-handler")
+        self._tasks: set[asyncio.Future[None]] = set()
         self._thread.start()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -383,7 +384,9 @@ class KernelSio:
                     return
                 self._answer(ack_id, result, wrapped)
 
-            asyncio.ensure_future(run_async())
+            task = asyncio.ensure_future(run_async())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             return
 
         def run_sync() -> None:

@@ -122,27 +122,29 @@ def reconstruct(data: Any, attachments: list[bytes]) -> Any:
     if isinstance(data, dict):
         if data.get("_placeholder") is True and "num" in data:
             num = data["num"]
-            if not isinstance(num, int) or not 0 <= num < len(attachments):
+            if type(num) is not int or not 0 <= num < len(attachments):
                 raise RemoteProtocolError(f"binary placeholder {num!r} has no attachment")
             return attachments[num]
         return {key: reconstruct(value, attachments) for key, value in data.items()}
     return data
 
 
+_TYPE_OF_CHAR = {str(int(t)): t for t in SocketPacketType}
+_ASCII_DIGITS = frozenset("0123456789")  # str.isdigit() also accepts "²" and "٣"
+MAX_ACK_ID_DIGITS = 15
+
+
 def _decode_text(text: str) -> tuple[SocketPacket, int]:
     """Parse the text part of a packet; returns the packet and its attachment count."""
-    if not text or not text[0].isdigit():
+    ptype = _TYPE_OF_CHAR.get(text[:1])
+    if ptype is None:
         raise RemoteProtocolError(f"invalid Socket.IO packet type in {text[:16]!r}")
-    try:
-        ptype = SocketPacketType(int(text[0]))
-    except ValueError:
-        raise RemoteProtocolError(f"unknown Socket.IO packet type {text[0]!r}") from None
     pos, end = 1, len(text)
     attachments = 0
     if ptype in _PLAIN_OF:
-        dash = text.find("-", pos)
+        dash = text.find("-", pos, pos + 7)  # at most 6 digits
         count = text[pos:dash]
-        if dash < 0 or not count.isdigit() or len(count) > 6:
+        if dash < 0 or not count or not _ASCII_DIGITS.issuperset(count):
             raise RemoteProtocolError("binary packet without a valid attachment count")
         attachments, pos = int(count), dash + 1
     namespace = "/"
@@ -153,16 +155,16 @@ def _decode_text(text: str) -> tuple[SocketPacket, int]:
         else:
             namespace, pos = text[pos:comma], comma + 1
     start = pos
-    while pos < end and text[pos].isdigit():
+    while pos < end and text[pos] in _ASCII_DIGITS:
         pos += 1
+        if pos - start > MAX_ACK_ID_DIGITS:
+            raise RemoteProtocolError("ack id too long")
     ack_id = int(text[start:pos]) if pos > start else None
-    if ack_id is not None and pos - start > 15:
-        raise RemoteProtocolError("ack id too long")
     data = None
     if pos < end:
         try:
             data = _loads(text[pos:])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RemoteProtocolError("invalid JSON in Socket.IO packet") from None
     _check_payload(ptype, data)
     ptype = _PLAIN_OF.get(ptype, ptype)

@@ -1,0 +1,267 @@
+"""The Jupyter server extension application: a hub inside every Jupyter server.
+
+Installed with the package and enabled by ``jupyter_server_config.d/jupyter_sio.json``.
+Configure it like any Jupyter application (``c.JupyterSioApp.ping_interval = 10`` in
+``jupyter_server_config.py``, or ``--JupyterSioApp.ping_interval=10`` on the command line).
+
+Routes (under the server's ``base_url``):
+
+- ``<path>/socket.io/``: Engine.IO for browsers and other clients, behind Jupyter's
+  authentication (see :mod:`jupyter_sio.jupyter.handlers`);
+- ``<path>/kernel/``: the kernel link, WebSocket only, authenticated by a random per-server
+  secret (``kernel_link = False`` removes it).
+
+Kernels find the hub through the environment they inherit from the server:
+``JUPYTER_SIO_TOKEN`` (the kernel secret, set when the extension loads) and
+``JUPYTER_SIO_URL`` (``http://127.0.0.1:<port><base_url><path>/``, set once the server
+listens). Other extensions reach the hub as ``web_app.settings["jupyter_sio_hub"]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import secrets
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
+from jupyter_server.utils import url_path_join
+from traitlets import Bool, Float, Int, List, TraitError, Type, Unicode, validate
+
+from .. import __version__
+from ..config import TRANSPORTS, HubConfig
+from ..exceptions import ConfigError
+from ..hub.adapter import Adapter
+from ..hub.hub import Hub
+from ..transport.engine import EngineServer
+from .handlers import JupyterEngineIOHandler, JupyterKernelLinkHandler
+
+#: Environment variables the extension sets for the kernels the server starts.
+TOKEN_ENV = "JUPYTER_SIO_TOKEN"
+URL_ENV = "JUPYTER_SIO_URL"
+
+#: Traits that map one to one onto :class:`~jupyter_sio.config.HubConfig` fields.
+HUB_TRAITS = (
+    "ping_interval",
+    "ping_timeout",
+    "max_payload",
+    "max_buffer_packets",
+    "max_buffer_bytes",
+    "send_timeout",
+    "ack_timeout",
+    "transports",
+    "cors_allowed_origins",
+)
+
+_DEFAULTS = HubConfig()
+_PATH_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*")
+_LOOPBACK_ALIASES = ("", "0.0.0.0", "::", "localhost")
+
+
+class JupyterSioApp(ExtensionApp):
+    """Serves a :class:`~jupyter_sio.hub.hub.Hub` from the Jupyter server."""
+
+    name = "jupyter_sio"
+    description = "Socket.IO-style real-time messaging for Jupyter"
+
+    path = Unicode(
+        "jupyter-sio",
+        config=True,
+        help="""URL prefix of the hub under the server's base_url: browsers connect to
+        <base_url><path>/socket.io/ and kernels to <base_url><path>/kernel/.""",
+    )
+    ping_interval = Float(
+        _DEFAULTS.ping_interval,
+        config=True,
+        help="""Seconds between Engine.IO pings. Keep it below the idle timeout of proxies in
+        front of the server (often 60 s).""",
+    )
+    ping_timeout = Float(
+        _DEFAULTS.ping_timeout,
+        config=True,
+        help="Seconds a client has to answer a ping before it is disconnected.",
+    )
+    max_payload = Int(
+        _DEFAULTS.max_payload,
+        config=True,
+        help="""Largest Engine.IO packet or polling request body in bytes
+        (Socket.IO's maxHttpBufferSize); a client sending more is disconnected.""",
+    )
+    max_buffer_packets = Int(
+        _DEFAULTS.max_buffer_packets,
+        config=True,
+        help="Outbound packets queued per client before reliable emits wait for room.",
+    )
+    max_buffer_bytes = Int(
+        _DEFAULTS.max_buffer_bytes,
+        config=True,
+        help="Outbound bytes queued per client before reliable emits wait for room.",
+    )
+    send_timeout = Float(
+        _DEFAULTS.send_timeout,
+        config=True,
+        help="""Seconds a reliable emit waits for room in a slow client's buffer before it
+        fails (single client) or the slow client is disconnected (broadcast).""",
+    )
+    ack_timeout = Float(
+        _DEFAULTS.ack_timeout,
+        config=True,
+        help="Default seconds to wait for a client's acknowledgement.",
+    )
+    transports = List(
+        Unicode(),
+        default_value=list(_DEFAULTS.transports),
+        config=True,
+        help=f"Allowed Engine.IO transports, a non-empty subset of {list(TRANSPORTS)}.",
+    )
+    cors_allowed_origins = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="""Origins allowed in addition to Jupyter's own Origin policy
+        (ServerApp.allow_origin / allow_origin_pat; same-origin and token-authenticated
+        requests always pass). Such origins may use the hub with the user's login cookie,
+        so list only origins you trust; "*" allows any origin.""",
+    )
+    kernel_link = Bool(
+        True,
+        config=True,
+        help="""Serve the kernel link at <base_url><path>/kernel/ and give kernels the
+        JUPYTER_SIO_URL and JUPYTER_SIO_TOKEN environment variables.""",
+    )
+    adapter_class = Type(
+        default_value=Adapter,
+        klass=Adapter,
+        config=True,
+        help="""Room adapter of each namespace (a class or an import string); the default
+        keeps rooms in this process.""",
+    )
+
+    @validate("path")
+    def _validate_path(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"]).strip("/")
+        if not _PATH_RE.fullmatch(value):
+            raise TraitError(
+                f"JupyterSioApp.path must be a non-empty URL path, got {proposal['value']!r}"
+            )
+        return value
+
+    # -- configuration -------------------------------------------------------------------
+    def check_config(self) -> None:
+        """Refuse options under ``JupyterSioApp`` that are not traits (misspellings)."""
+        section = self.config.get(type(self).__name__, {})
+        known = set(self.class_trait_names(config=True))
+        for key in section:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"unknown option JupyterSioApp.{key}{hint}")
+
+    def hub_config(self) -> HubConfig:
+        """The traits as a :class:`HubConfig`; an invalid value raises ``ConfigError``
+        naming the trait."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in HUB_TRAITS}
+        values["transports"] = tuple(values["transports"])
+        values["cors_allowed_origins"] = tuple(values["cors_allowed_origins"])
+        for name, value in values.items():
+            try:
+                HubConfig(**{name: value})
+            except (ConfigError, TypeError) as exc:
+                raise ConfigError(f"invalid JupyterSioApp.{name} = {value!r}: {exc}") from None
+        return HubConfig(**values)
+
+    # -- ExtensionApp hooks ----------------------------------------------------------------
+    def initialize_settings(self) -> None:
+        """Build the hub and its Engine.IO server; make the kernel secret."""
+        self.check_config()
+        config = self.hub_config()
+        self.hub = Hub(config, adapter=self.adapter_class)
+        self.hub.enable_kernel_powers()
+        self.engine = EngineServer(self.hub)
+        self.secret = secrets.token_urlsafe(32) if self.kernel_link else ""
+        self._saved_environ: dict[str, str | None] = {}
+        if self.kernel_link:
+            self._set_environ(TOKEN_ENV, self.secret)
+        self.settings["jupyter_sio_hub"] = self.hub
+        self.settings["jupyter_sio_engine"] = self.engine
+        self.log.info(
+            "jupyter_sio hub at %s (kernel link %s)",
+            self.hub_url_path,
+            "on" if self.kernel_link else "off",
+        )
+
+    def initialize_handlers(self) -> None:
+        """Register the routes (ExtensionApp prefixes them with base_url)."""
+        path = re.escape(self.path)
+        self.handlers.append(
+            (rf"/{path}/socket\.io/?", JupyterEngineIOHandler, {"server": self.engine})
+        )
+        if self.kernel_link:
+            self.handlers.append(
+                (
+                    rf"/{path}/kernel/?",
+                    JupyterKernelLinkHandler,
+                    {"server": self.engine, "secret": self.secret},
+                )
+            )
+        assert self.serverapp is not None
+        page_config = self.serverapp.web_app.settings.setdefault("page_config_data", {})
+        page_config["jupyterSio"] = {
+            "path": self.hub_url_path,
+            "socketioPath": url_path_join(self.hub_url_path, "socket.io/"),
+            "version": __version__,
+        }
+
+    async def _start_jupyter_server_extension(self, serverapp: ServerApp) -> None:
+        """Runs once the server listens: now its port is known."""
+        if not self.kernel_link:
+            return
+        url = self.local_url(serverapp)
+        if url is None:
+            self.log.warning(
+                "jupyter_sio: the server listens on a UNIX socket; kernels get no %s", URL_ENV
+            )
+            return
+        self._set_environ(URL_ENV, url)
+        self.log.info("jupyter_sio: kernels reach the hub at %s", url)
+
+    async def stop_extension(self) -> None:
+        """Disconnect every client, close the adapters, restore the environment."""
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            await engine.close()
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            await hub.close()
+        for name, previous in getattr(self, "_saved_environ", {}).items():
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
+        self._saved_environ = {}
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def hub_url_path(self) -> str:
+        """``<base_url><path>/``, the hub's URL path (what browsers and kernels append to)."""
+        assert self.serverapp is not None
+        base_url = self.serverapp.web_app.settings["base_url"]
+        return str(url_path_join(base_url, self.path, "/"))
+
+    def local_url(self, serverapp: ServerApp) -> str | None:
+        """The hub's URL from this machine (kernels): loopback unless bound elsewhere."""
+        if serverapp.sock:
+            return None
+        ip = serverapp.ip
+        host = "127.0.0.1" if ip in _LOOPBACK_ALIASES else ip
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if serverapp.certfile else "http"
+        return f"{scheme}://{host}:{serverapp.port}{self.hub_url_path}"
+
+    def _set_environ(self, name: str, value: str) -> None:
+        if name not in self._saved_environ:
+            self._saved_environ[name] = os.environ.get(name)
+        os.environ[name] = value
