@@ -49,6 +49,7 @@ class HubConfig:
             ``False`` lets async handlers of one socket overlap.
         answer_unhandled: when a client asks for an ack on an event nobody handles, answer
             ``{"error": "unhandled", ...}`` at once instead of letting the client time out.
+        max_retained: retained values kept per room (oldest key evicted first).
     """
 
     ping_interval: float = 25.0
@@ -68,6 +69,7 @@ class HubConfig:
     polling_timeout: float | None = None
     in_order: bool = True
     answer_unhandled: bool = True
+    max_retained: int = 1000
 
     def __post_init__(self) -> None:
         positive = (
@@ -82,7 +84,13 @@ class HubConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 < value < math.inf):
                 raise ConfigError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-        for name in ("max_payload", "max_buffer_packets", "max_buffer_bytes", "write_high_water"):
+        for name in (
+            "max_payload",
+            "max_buffer_packets",
+            "max_buffer_bytes",
+            "write_high_water",
+            "max_retained",
+        ):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) > 0):
                 raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
         if self.max_attachments < 0:

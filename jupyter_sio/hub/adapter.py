@@ -48,6 +48,9 @@ class Adapter:
         self.namespace = namespace
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
+        #: room -> key -> the latest packet emitted there with ``retain=True``
+        self.retained: dict[str, dict[str, Outgoing]] = {}
+        self.deliveries = 0  # packets handed to channels by broadcasts (for rates)
 
     # -- membership (local) ----------------------------------------------------------------
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
@@ -56,6 +59,43 @@ class Adapter:
             if room not in joined:
                 joined.add(room)
                 self.rooms.setdefault(room, set()).add(sid)
+                if room in self.retained:
+                    self._send_retained(sid, room)
+
+    # -- retained values ---------------------------------------------------------------
+    def retain(self, room: str, key: str, packet: Outgoing) -> None:
+        """Keep ``packet`` as the current value of ``key`` in ``room``.
+
+        A socket that joins the room later receives the retained packets at once, oldest
+        key first, so a dashboard that opens late or reloads shows the current state.
+        """
+        values = self.retained.setdefault(room, {})
+        values.pop(key, None)  # re-insert: the newest key goes last
+        values[key] = packet
+        limit = self.namespace.hub.config.max_retained
+        while len(values) > limit:
+            del values[next(iter(values))]
+
+    def clear_retained(self, room: str | None = None, key: str | None = None) -> None:
+        """Forget retained values: one key, one room, or everything."""
+        if room is None:
+            self.retained.clear()
+        elif key is None:
+            self.retained.pop(room, None)
+        else:
+            values = self.retained.get(room)
+            if values is not None:
+                values.pop(key, None)
+                if not values:
+                    del self.retained[room]
+
+    def _send_retained(self, sid: str, room: str) -> None:
+        socket = self.namespace.sockets.get(sid)
+        if socket is None:
+            return
+        channel = socket.client.channel
+        for packet in list(self.retained[room].values()):
+            channel.send(packet)
 
     def delete(self, sid: str, room: str) -> None:
         joined = self.sids.get(sid)
@@ -78,12 +118,13 @@ class Adapter:
     def rooms_of(self, sid: str) -> set[str]:
         return self.sids.get(sid, set())
 
-    def select(self, opts: BroadcastOptions) -> Iterable[str]:
-        """Local socket ids targeted by ``opts``, each once."""
+    def select(self, opts: BroadcastOptions) -> list[str]:
+        """Local socket ids targeted by ``opts``, each once (a copy: sends may close
+        sockets, which changes the room index while the caller iterates)."""
         if opts.rooms:
             if len(opts.rooms) == 1:
                 (room,) = opts.rooms
-                targets: Iterable[str] = self.rooms.get(room, ())
+                targets: set[str] | dict[str, set[str]] = self.rooms.get(room, set())
             else:
                 targets = set().union(*(self.rooms.get(r, ()) for r in opts.rooms))
         else:
@@ -108,10 +149,12 @@ class Adapter:
         """
         sockets = self.namespace.sockets
         blocked = []
-        for sid in self.select(opts):
+        targets = self.select(opts)
+        for sid in targets:
             socket = sockets.get(sid)
             if socket is not None and not socket.client.channel.send(packet):
                 blocked.append(socket)
+        self.deliveries += len(targets)
         return blocked
 
     async def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> None:

@@ -84,7 +84,13 @@ class Client:
     """Routes one connection's packets to its sockets, one per namespace."""
 
     __slots__ = (
-        "_admitting", "_closed", "_connect_timer", "channel", "decoder", "handshake", "hub",
+        "_admitting",
+        "_closed",
+        "_connect_timer",
+        "channel",
+        "decoder",
+        "handshake",
+        "hub",
         "sockets",
     )
 
@@ -134,6 +140,14 @@ class Client:
 
     def close(self) -> None:
         self.channel.close("forced close")
+
+    def describe(self) -> dict[str, Any]:
+        """Who this connection is and how its buffers are doing (for inspectors)."""
+        stats = getattr(self.channel, "stats", None)
+        info: dict[str, Any] = dict(stats()) if callable(stats) else {}
+        info.update(self.handshake.user.describe())
+        info["namespaces"] = sorted(self.sockets)
+        return info
 
     def send_packet(self, packet: SocketPacket) -> Delivery:
         text, attachments = encode_packet(packet)

@@ -157,19 +157,27 @@ class Hub:
         namespace: str = "/",
         volatile: bool = False,
         key: str | None = None,
+        retain: bool = False,
     ) -> Delivery:
         """Emit to rooms (``to``), to everyone by default, except ``exclude``.
 
         ``volatile`` drops the packet for congested recipients; ``key`` makes congested
-        recipients keep only the newest packet per key. Sent at once; await the result
-        for backpressure on reliable emits.
+        recipients keep only the newest packet per key; ``retain=True`` (with ``key`` and
+        ``to``) also keeps it as the room's current value for sockets that join later.
+        Sent at once; await the result for backpressure on reliable emits.
         """
         op = self.of(namespace).to(to) if to is not None else BroadcastOperator(self.of(namespace))
         if exclude is not None:
             op = op.exclude(exclude)
         if volatile:
             op = op.volatile
-        return op.emit(event, *args, key=key)
+        return op.emit(event, *args, key=key, retain=retain)
+
+    def clear_retained(
+        self, room: str | None = None, key: str | None = None, *, namespace: str = "/"
+    ) -> None:
+        """Forget retained values (one key of a room, a room, or all of the namespace)."""
+        self.of(namespace).adapter.clear_retained(room, key)
 
     def to(self, *rooms: str | Iterable[str]) -> BroadcastOperator:
         return self.default.to(*rooms)
@@ -205,15 +213,31 @@ class Hub:
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.close()
 
-    def stats(self) -> dict[str, Any]:
-        """Counts for an inspector: clients, sockets per namespace, rooms per namespace."""
-        return {
+    def stats(self, detail: bool = False) -> dict[str, Any]:
+        """Counts for an inspector; ``detail`` adds rooms and every client's buffers."""
+        info: dict[str, Any] = {
             "clients": len(self.clients),
             "namespaces": {
-                name: {"sockets": len(ns.sockets), "rooms": len(ns.adapter.rooms)}
+                name: {
+                    "sockets": len(ns.sockets),
+                    "rooms": len(ns.adapter.rooms),
+                    "deliveries": ns.adapter.deliveries,
+                    "retained": sum(len(v) for v in ns.adapter.retained.values()),
+                }
                 for name, ns in self.namespaces.items()
             },
         }
+        if detail:
+            info["rooms"] = {
+                name: {
+                    room: len(members)
+                    for room, members in ns.adapter.rooms.items()
+                    if room not in ns.sockets
+                }
+                for name, ns in self.namespaces.items()
+            }
+            info["connections"] = [client.describe() for client in self.clients.values()]
+        return info
 
 
 class DynamicNamespace:

@@ -67,14 +67,23 @@ class BroadcastOperator:
     def options(self) -> BroadcastOptions:
         return BroadcastOptions(self.rooms, self.excluded, self.is_local)
 
-    def emit(self, event: str, *args: Any, key: str | None = None) -> Delivery:
+    def emit(
+        self, event: str, *args: Any, key: str | None = None, retain: bool = False
+    ) -> Delivery:
         """Encode once and write to every recipient; await the result for backpressure.
 
-        With ``key``, a recipient that is behind keeps only the newest packet per key.
+        With ``key``, a recipient that is behind keeps only the newest packet per key;
+        with ``retain=True`` too, each target room keeps it as the current value of
+        ``key`` and sockets joining later get it at once.
         Reliable packets that meet a full buffer wait up to ``send_timeout``; a recipient
         still full then is disconnected (logged) so one stuck client cannot stall a room.
         """
         packet = encode_event(self.namespace.name, event, args, volatile=self.is_volatile, key=key)
+        if retain:
+            if key is None or not self.rooms:
+                raise ValueError("retain=True needs a key and at least one room (to=...)")
+            for room in self.rooms:
+                self.namespace.adapter.retain(room, key, packet)
         return self.send_packet(packet)
 
     def send_packet(self, packet: Outgoing) -> Delivery:

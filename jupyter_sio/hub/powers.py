@@ -6,8 +6,10 @@ sends these events, each acknowledged with ``{"ok": true, ...}`` or
 ``{"ok": false, "error": "..."}``:
 
 =================  ============================================================================
-``sio:emit``       ``{event, args, to?, exclude?, namespace?, volatile?, key?, include_self?}``:
-                   broadcast (the sender is left out unless ``include_self``)
+``sio:emit``       ``{event, args, to?, exclude?, namespace?, volatile?, key?, retain?,
+                   include_self?}``: broadcast (the sender is left out unless
+                   ``include_self``; ``retain`` keeps it as the rooms' value of ``key``)
+``sio:clear``      ``{room?, key?, namespace?}``: forget retained values
 ``sio:call``       ``{sid, event, args, namespace?, timeout?}``: emit with ack to one socket;
                    answers ``{"ok": true, "result": [...]}``
 ``sio:join``       ``{rooms, sids?, namespace?}``: the sender (or the sockets ``sids``) join
@@ -31,7 +33,8 @@ event and the client asked for an ack, the ack answers
 
 Browsers get a smaller set, checked against their :class:`Identity`: ``sio:subscribe`` /
 ``sio:unsubscribe`` ``{rooms}`` (needs ``can_subscribe``), ``sio:publish`` ``{event, args, to}``
-(needs ``can_emit``; the sender is left out) and ``sio:presence`` ``{room}`` (who is there).
+(needs ``can_emit``; the sender is left out), ``sio:presence`` ``{room}`` (who is there) and
+``sio:inspect`` (hub statistics with every connection's buffers, for the inspector widget).
 """
 
 from __future__ import annotations
@@ -201,7 +204,17 @@ def install(hub: Hub) -> KernelRouter:
         op = op.exclude(excluded)
         if spec.get("volatile"):
             op = op.volatile
-        op.emit(str(spec["event"]), *spec.get("args", []), key=spec.get("key"))
+        op.emit(
+            str(spec["event"]),
+            *spec.get("args", []),
+            key=spec.get("key"),
+            retain=bool(spec.get("retain")),
+        )
+        return ok()
+
+    @powered
+    def clear(socket: Socket, spec: dict[str, Any]) -> Any:
+        target(spec).adapter.clear_retained(spec.get("room"), spec.get("key"))
         return ok()
 
     @powered
@@ -294,7 +307,7 @@ def install(hub: Hub) -> KernelRouter:
 
     @powered
     def status(socket: Socket, spec: dict[str, Any]) -> Any:
-        return ok(**hub.stats())
+        return ok(**hub.stats(detail=bool(spec.get("detail"))))
 
     # Browser-side powers: gated by the identity's subscribe / emit rights.
     @guarded
@@ -319,6 +332,12 @@ def install(hub: Hub) -> KernelRouter:
         op = socket.namespace.to(_list(spec.get("to"))).exclude(socket.id)
         op.emit(str(spec["event"]), *spec.get("args", []), key=spec.get("key"))
         return ok()
+
+    @guarded
+    def inspect_hub(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        if not identity(socket).can_subscribe:
+            return {"ok": False, "error": "forbidden: inspecting needs read permission"}
+        return ok(**hub.stats(detail=True))
 
     @guarded
     def presence(socket: Socket, spec: Any = None, *_: Any) -> Any:

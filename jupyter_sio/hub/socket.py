@@ -274,9 +274,14 @@ class Socket:
             packet = Outgoing("4" + text, attachments)
         except (TypeError, ValueError) as exc:  # the handler returned something unsendable
             log.error("cannot answer ack %s in %s: %s", ack_id, self.namespace.name, exc)
-            text, _ = encode_packet(SocketPacket(
-                SocketPacketType.ACK, self.namespace.name,
-                [{"error": "the server's answer could not be encoded"}], ack_id))
+            text, _ = encode_packet(
+                SocketPacket(
+                    SocketPacketType.ACK,
+                    self.namespace.name,
+                    [{"error": "the server's answer could not be encoded"}],
+                    ack_id,
+                )
+            )
             packet = Outgoing("4" + text)
         self._send(packet)
 

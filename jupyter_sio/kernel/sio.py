@@ -229,15 +229,17 @@ class KernelSio:
         namespace: str = "/",
         volatile: bool = False,
         key: str | None = None,
+        retain: bool = False,
         include_self: bool = False,
     ) -> None:
         """Emit to rooms or sockets (``to``), everyone in ``namespace`` by default.
 
         Returns at once. The kernel itself is left out unless ``include_self``.
         ``volatile`` drops the packet for congested clients; ``key`` keeps only the newest
-        packet per key for them. Raises ``TypeError`` for data that is not JSON (bytes are
-        fine: they travel as binary attachments) and ``PayloadTooLarge`` over the hub's
-        limit.
+        packet per key for them, and ``retain=True`` keeps it as the rooms' current value
+        of ``key`` for clients that join later (clear with :meth:`clear_retained`).
+        Raises ``TypeError`` for data that is not JSON (bytes are fine: they travel as
+        binary attachments) and ``PayloadTooLarge`` over the hub's limit.
         """
         spec: dict[str, Any] = {"event": event, "args": list(args), "namespace": namespace}
         if to is not None:
@@ -248,9 +250,19 @@ class KernelSio:
             spec["volatile"] = True
         if key is not None:
             spec["key"] = key
+        if retain:
+            if key is None or to is None:
+                raise ValueError("retain=True needs key=... and to=<room>")
+            spec["retain"] = True
         if include_self:
             spec["include_self"] = True
         self._send("sio:emit", spec, volatile=volatile)
+
+    def clear_retained(
+        self, room: str | None = None, key: str | None = None, namespace: str = "/"
+    ) -> None:
+        """Forget retained values (one key of a room, a whole room, or all)."""
+        self._send("sio:clear", {"room": room, "key": key, "namespace": namespace})
 
     def _send(self, event: str, spec: dict[str, Any], *, volatile: bool = False) -> None:
         conn = self._conn_or_raise()

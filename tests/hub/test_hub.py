@@ -776,8 +776,11 @@ async def test_stats() -> None:
     s1.join("r")
     assert hub.stats() == {
         "clients": 3,
-        "namespaces": {"/": {"sockets": 3, "rooms": 4}},
+        "namespaces": {"/": {"sockets": 3, "rooms": 4, "deliveries": 0, "retained": 0}},
     }
+    detail = hub.stats(detail=True)
+    assert detail["rooms"] == {"/": {"r": 1}}
+    assert len(detail["connections"]) == 3
 
 
 # -- emit flags --------------------------------------------------------------------------------
