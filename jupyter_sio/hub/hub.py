@@ -61,6 +61,8 @@ class Hub:
         self.clients: dict[str, Client] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.kernels: KernelRouter | None = None
+        #: ``hook(socket, rooms_it_was_in)`` after a socket left its namespace
+        self.closed_hooks: list[Callable[[Socket, set[str]], None]] = []
         self.of("/")
 
     def enable_kernel_powers(self) -> KernelRouter:

@@ -150,8 +150,14 @@ class Namespace:
 
     def remove(self, socket: Socket, reason: str) -> None:
         """Forget a socket and run the disconnect handler (once the socket is gone)."""
+        rooms = set(self.adapter.rooms_of(socket.id))
         self.adapter.delete_all(socket.id)
         self.sockets.pop(socket.id, None)
+        for hook in self.hub.closed_hooks:
+            try:
+                hook(socket, rooms)
+            except Exception:
+                log.exception("socket-closed hook failed")
         handler = self.handlers.events.get("disconnect")
         if handler is None:
             return

@@ -31,8 +31,10 @@ same kernel replaces that kernel's handler, it does not add one). When no kernel
 event and the client asked for an ack, the ack answers
 ``{"error": "unhandled", "event": ..., "message": ...}`` instead of leaving it to time out.
 
-Browsers get a smaller set, checked against their :class:`Identity`: ``sio:subscribe`` /
-``sio:unsubscribe`` ``{rooms}`` (needs ``can_subscribe``), ``sio:publish`` ``{event, args, to}``
+Browsers get a smaller set, checked against their :class:`Identity`: ``sio:subscribe``
+``{rooms, announce?, name?}`` / ``sio:unsubscribe`` ``{rooms}`` (needs ``can_subscribe``;
+with ``announce`` the room receives ``sio:presence`` ``{room, sockets}`` whenever an
+announcing member arrives or leaves), ``sio:whoami``, ``sio:publish`` ``{event, args, to}``
 (needs ``can_emit``; the sender is left out), ``sio:presence`` ``{room}`` (who is there) and
 ``sio:inspect`` (hub statistics with every connection's buffers, for the inspector widget).
 """
@@ -310,18 +312,53 @@ def install(hub: Hub) -> KernelRouter:
         return ok(**hub.stats(detail=bool(spec.get("detail"))))
 
     # Browser-side powers: gated by the identity's subscribe / emit rights.
+    # Presence: sockets that subscribe with ``announce`` are listed to the room, live.
+    present: dict[tuple[str, str], dict[str, Socket]] = {}
+
+    def announce(namespace: Namespace, room: str) -> None:
+        members = present.get((namespace.name, room), {})
+        namespace.to(room).emit(
+            "sio:presence",
+            {
+                "room": room,
+                "sockets": [describe(s) for s in members.values()],
+            },
+        )
+
+    def forget(socket: Socket, rooms: set[str]) -> None:
+        for room in rooms:
+            members = present.get((socket.namespace.name, room))
+            if members is not None and members.pop(socket.id, None) is not None:
+                if not members:
+                    del present[(socket.namespace.name, room)]
+                announce(socket.namespace, room)
+
+    hub.closed_hooks.append(forget)
+
     @guarded
     def subscribe(socket: Socket, spec: Any = None, *_: Any) -> Any:
         if not identity(socket).can_subscribe:
             return {"ok": False, "error": "forbidden: subscribing needs read permission"}
         rooms = _rooms(spec)
+        if isinstance(spec, dict) and spec.get("name"):
+            socket.data["name"] = str(spec["name"])[:80]
         socket.join(rooms)
-        return ok(rooms=sorted(rooms))
+        if isinstance(spec, dict) and spec.get("announce"):
+            for room in rooms:
+                present.setdefault((socket.namespace.name, room), {})[socket.id] = socket
+                announce(socket.namespace, room)
+        return ok(rooms=sorted(rooms), me=describe(socket))
 
     @guarded
     def unsubscribe(socket: Socket, spec: Any = None, *_: Any) -> Any:
-        socket.leave(_rooms(spec))
+        rooms = _rooms(spec)
+        socket.leave(rooms)
+        forget(socket, set(rooms))
         return ok()
+
+    @guarded
+    def whoami(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        return ok(**describe(socket))
 
     @guarded
     def publish(socket: Socket, spec: Any = None, *_: Any) -> Any:
