@@ -50,6 +50,9 @@ class HubConfig:
         answer_unhandled: when a client asks for an ack on an event nobody handles, answer
             ``{"error": "unhandled", ...}`` at once instead of letting the client time out.
         max_retained: retained values kept per room (oldest key evicted first).
+        max_poll_packets: Engine.IO messages per long-polling response. The python-engineio
+            client refuses payloads of more than 16 (python-engineio#142), so that is the
+            default; the rest goes out with the next GET.
     """
 
     ping_interval: float = 25.0
@@ -70,6 +73,7 @@ class HubConfig:
     in_order: bool = True
     answer_unhandled: bool = True
     max_retained: int = 1000
+    max_poll_packets: int = 16
 
     def __post_init__(self) -> None:
         positive = (

@@ -93,7 +93,7 @@ class Adapter:
         socket = self.namespace.sockets.get(sid)
         if socket is None:
             return
-        channel = socket.client.channel
+        channel = socket.channel
         for packet in list(self.retained[room].values()):
             channel.send(packet)
 
@@ -152,7 +152,7 @@ class Adapter:
         targets = self.select(opts)
         for sid in targets:
             socket = sockets.get(sid)
-            if socket is not None and not socket.client.channel.send(packet):
+            if socket is not None and not socket.channel.send(packet):
                 blocked.append(socket)
         self.deliveries += len(targets)
         return blocked

@@ -11,7 +11,7 @@ from ..exceptions import ConnectionRefused, PayloadTooLarge, RemoteProtocolError
 from ..protocol.frames import Outgoing
 from ..protocol.socket import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
 from .delivery import DONE, Delivery
-from .socket import Socket
+from .socket import Holding, Socket
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -174,9 +174,9 @@ class Client:
         """Middleware, then registration, then the connect handler, then CONNECT.
 
         Until middleware accepts, the socket is in no room and gets no packet (as in
-        socket.io). It is registered before the connect handler so that handler's emits
-        reach it; they arrive before the CONNECT packet and clients buffer them (as with
-        python-socketio, whose connect handlers also run before CONNECT is sent).
+        socket.io). It is registered before the connect handler, which may still refuse
+        (as in python-socketio); what the handler emits to it (or broadcasts reach it) is
+        held and sent right after the CONNECT packet, the order socket.io keeps.
         """
         namespace = socket.namespace
         try:
@@ -199,12 +199,18 @@ class Client:
             return
         finally:
             self._admitting.discard(namespace.name)
-        if not socket.connected:  # disconnected from inside the connect handler
-            return
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
+        # CONNECT first, then what the connect handler emitted (the order socket.io keeps);
+        # a socket the handler disconnected gets CONNECT then its DISCONNECT.
         self.send_packet(SocketPacket(SocketPacketType.CONNECT, namespace.name, {"sid": socket.id}))
+        held = socket.channel
+        socket.channel = self.channel
+        if isinstance(held, Holding):
+            for packet in held.packets:
+                if not self.channel.send(packet):
+                    self.channel.send_when_room(packet)
 
     def _unregister(self, socket: Socket) -> None:
         if not socket.connected:

@@ -16,7 +16,7 @@ from ..protocol.socket import RESERVED_EVENTS, SocketPacket, SocketPacketType, e
 from .delivery import DONE, Delivery
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .client import Channel, Client
     from .namespace import Namespace
     from .operators import BroadcastOperator
 
@@ -70,6 +70,7 @@ class Socket:
         "_acks",
         "_pending",
         "auth",
+        "channel",
         "client",
         "connected",
         "data",
@@ -81,6 +82,9 @@ class Socket:
         self.id = new_sid()
         self.namespace = namespace
         self.client = client
+        # Until the CONNECT packet is sent, packets for this socket are held back (see
+        # Client._admit); then this becomes the connection's channel.
+        self.channel: Channel | Holding = Holding()
         self.auth = auth
         self.data: dict[str, Any] = {}
         self.connected = False
@@ -181,17 +185,17 @@ class Socket:
             future.set_exception(AckTimeout(f"no ack for {event!r} within {limit} s"))
 
     def _send(self, packet: Outgoing) -> Delivery:
-        channel = self.client.channel
+        channel = self.channel
         if channel.send(packet):
             return DONE
-        return channel.send_when_room(packet)
+        return self.client.channel.send_when_room(packet)
 
     def disconnect(self, close: bool = False) -> None:
         """Disconnect this socket (``close=True`` closes the whole connection)."""
         if not self.connected:
             return
         text, _ = encode_packet(SocketPacket(SocketPacketType.DISCONNECT, self.namespace.name))
-        self.client.channel.send(Outgoing("4" + text))
+        self.channel.send(Outgoing("4" + text))
         self._closed("server namespace disconnect")
         if close:
             self.client.close()
@@ -301,6 +305,19 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.namespace.name} connected={self.connected}>"
+
+
+class Holding:
+    """Collects a socket's packets until its CONNECT packet has gone out."""
+
+    __slots__ = ("packets",)
+
+    def __init__(self) -> None:
+        self.packets: list[Outgoing] = []
+
+    def send(self, packet: Outgoing) -> bool:
+        self.packets.append(packet)
+        return True
 
 
 def _flatten(rooms: tuple[str | Iterable[str], ...]) -> list[str]:

@@ -58,6 +58,9 @@ HUB_TRAITS = (
 _DEFAULTS = HubConfig()
 _PATH_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*")
 _LOOPBACK_ALIASES = ("", "0.0.0.0", "::", "localhost")
+_PATH_SAFE = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@"
+)
 
 
 class JupyterSioApp(ExtensionApp):
@@ -175,6 +178,13 @@ class JupyterSioApp(ExtensionApp):
     # -- ExtensionApp hooks ----------------------------------------------------------------
     def initialize_settings(self) -> None:
         """Build the hub and its Engine.IO server; make the kernel secret."""
+        if not getattr(self, "_linked", False):
+            # Linking (which loads the traits) failed, e.g. a value of the wrong type: the
+            # server logged the TraitError and would load the extension half-configured.
+            raise ConfigError(
+                "the JupyterSioApp configuration could not be applied (see the error linking "
+                "the extension above); the hub is not started"
+            )
         self.check_config()
         config = self.hub_config()
         self.hub = Hub(config, adapter=self.adapter_class)
@@ -195,18 +205,29 @@ class JupyterSioApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         """Register the routes (ExtensionApp prefixes them with base_url)."""
         path = re.escape(self.path)
-        self.handlers.append(
+        routes: list[tuple[str, type[Any], dict[str, Any]]] = [
             (rf"/{path}/socket\.io/?", JupyterEngineIOHandler, {"server": self.engine})
-        )
+        ]
         if self.kernel_link:
-            self.handlers.append(
+            routes.append(
                 (
                     rf"/{path}/kernel/?",
                     JupyterKernelLinkHandler,
                     {"server": self.engine, "secret": self.secret},
                 )
             )
+        self.handlers.extend(routes)
         assert self.serverapp is not None
+        web_app = self.serverapp.web_app
+        base_url = web_app.settings["base_url"]
+        decoded = decode_path_chars(base_url)
+        if decoded != base_url:
+            # Some clients (aiohttp, hence python-socketio) decode escapes of characters
+            # allowed in a path, e.g. "/a%40b/" becomes "/a@b/": accept that spelling too.
+            web_app.add_handlers(  # type: ignore[no-untyped-call]
+                ".*$",
+                [(re.escape(decoded.rstrip("/")) + route, h, kw) for route, h, kw in routes],
+            )
         page_config = self.serverapp.web_app.settings.setdefault("page_config_data", {})
         page_config["jupyterSio"] = {
             "path": self.hub_url_path,
@@ -265,3 +286,13 @@ class JupyterSioApp(ExtensionApp):
         if name not in self._saved_environ:
             self._saved_environ[name] = os.environ.get(name)
         os.environ[name] = value
+
+
+def decode_path_chars(path: str) -> str:
+    """``path`` with escapes of characters that may appear unescaped in a path decoded
+    (``%40`` → ``@``), the way aiohttp/yarl normalize URLs before sending them."""
+    return re.sub(
+        r"%([0-9A-Fa-f]{2})",
+        lambda m: chr(int(m[1], 16)) if chr(int(m[1], 16)) in _PATH_SAFE else m[0],
+        path,
+    )

@@ -71,6 +71,17 @@ class JupyterEngineIOBase(WebSocketMixin, EngineIOHandler, JupyterHandler):  # t
 
     auth_resource = AUTH_RESOURCE
 
+    # Engine.IO has its own heartbeat (HubConfig.ping_interval): no WebSocket-level pings.
+    # (WebSocketMixin's ping properties, in milliseconds, would also shadow Tornado's, in
+    # seconds, which makes Tornado warn about every connection.)
+    @property
+    def ping_interval(self) -> float:
+        return 0
+
+    @property
+    def ping_timeout(self) -> float:
+        return 0
+
     async def prepare(self) -> None:  # type: ignore[override]
         EngineIOHandler.prepare(self)
         # Host check, identity, CORS headers, XSRF on POST; 403 instead of a login redirect.
@@ -202,14 +213,15 @@ class JupyterEngineIOHandler(JupyterEngineIOBase):
             raise EngineError(FORBIDDEN, 403, "not authorized")
         sid = self.get_query_argument("sid", None)
         if sid is not None:
-            # A request of an existing session: it must come from the session's own user.
+            # A later request of an existing session keeps the identity of its handshake.
+            # (Not compared with this request's user: with the server's shared token, Jupyter
+            # makes a new anonymous user for every request that carries no login cookie.
+            # Kernel-link sessions are WebSocket sessions, which accept no polling request
+            # and no upgrade, so they cannot be continued here.)
             conn = self.server.get(sid)
             client = conn.client if conn is not None else None
             if client is not None:
-                owner = client.handshake.user
-                if owner.kernel_id is not None or owner.name != user.username:
-                    raise EngineError(FORBIDDEN, 403, "session belongs to someone else")
-                return owner
+                return client.handshake.user
         return Identity(
             name=user.username,
             display_name=user.display_name,

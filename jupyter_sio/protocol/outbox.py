@@ -91,7 +91,8 @@ class Outbox:
         return PushResult.QUEUED
 
     def push_control(self, item: Outgoing) -> None:
-        """Queue a control packet (ping, noop, close) regardless of limits: they are tiny."""
+        """Queue regardless of policy and limits: control packets (ping, noop, close) and
+        volatile packets for a polling client that is writable right now."""
         self._queue.append(item)
         self.size += item.size
 
@@ -106,21 +107,29 @@ class Outbox:
         self.size -= item.size
         return item
 
-    def drain(self, budget: int | None = None) -> list[Outgoing]:
-        """Take packets from the front, up to about ``budget`` bytes (always at least one)."""
+    def drain(self, budget: int | None = None, max_messages: int | None = None) -> list[Outgoing]:
+        """Take packets from the front, up to about ``budget`` bytes and ``max_messages``
+        Engine.IO messages (a packet counts 1 + its attachments); always at least one."""
         items: list[Outgoing] = []
-        total = 0
+        total = messages = 0
         while self._queue:
-            if budget is not None and items and total + self._peek_size() > budget:
+            head = self._peek()
+            if items and (
+                (budget is not None and total + head.size > budget)
+                or (
+                    max_messages is not None and messages + 1 + len(head.attachments) > max_messages
+                )
+            ):
                 break
             item = self.pop()
             items.append(item)
             total += item.size
+            messages += 1 + len(item.attachments)
         return items
 
-    def _peek_size(self) -> int:
+    def _peek(self) -> Outgoing:
         entry = self._queue[0]
-        return entry.item.size if isinstance(entry, _Slot) else entry.size
+        return entry.item if isinstance(entry, _Slot) else entry
 
     def clear(self) -> int:
         """Drop everything (the connection closed); returns how many packets were lost."""

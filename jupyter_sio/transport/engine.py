@@ -137,8 +137,15 @@ class EngineConnection:
         if ws is not None and not self._congested and not self.outbox:
             self._write_ws(ws, packet.ws_frame)
             return True
-        if ws is None and packet.volatile and (self._poll is None or self.outbox):
-            self.outbox.dropped += 1  # polling is only writable while a GET is held
+        if ws is None and packet.volatile:
+            # A polling client counts as congested while packets wait for its next GET;
+            # with nothing queued the packet goes out with the held (or the next) GET.
+            # (Node drops unless a GET is held at that instant: socket.io#3350.)
+            if self.outbox:
+                self.outbox.dropped += 1
+            else:
+                self.outbox.push_control(packet)
+                self._wake()
             return True
         result = self.outbox.push(packet)
         if result is PushResult.FULL:
@@ -233,7 +240,8 @@ class EngineConnection:
                     pass
                 finally:
                     self._poll = None
-            items = self.outbox.drain()
+            config = self.server.config
+            items = self.outbox.drain(config.max_payload, config.max_poll_packets)
             self._admit_waiters()
             if session.closed:
                 if not items or items[-1] is not CLOSE:

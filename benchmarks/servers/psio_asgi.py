@@ -1,0 +1,66 @@
+"""python-socketio ``AsyncServer(async_mode="asgi")`` running the bench app under uvicorn.
+
+uvicorn runs in this process (single worker, no reload), so this PID is the server's PID.
+Event loop, HTTP and WebSocket implementations are passed on the command line by
+benchmarks/run.py (default: ``asyncio`` loop, ``h11`` HTTP, ``wsproto`` WebSocket: what this
+venv has; ``pip install uvicorn`` without extras brings no WebSocket library at all, and
+``uvicorn[standard]`` would bring uvloop/httptools/websockets, which are not installed here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import socketio  # noqa: E402
+import uvicorn  # noqa: E402
+
+from common import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, raise_fd_limit  # noqa: E402
+from psio_app import attach_bench_app  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--loop", default="asyncio")
+    parser.add_argument("--http", default="h11")
+    parser.add_argument("--ws", default="wsproto")
+    args = parser.parse_args()
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("benchmark servers listen on the loopback interface only")
+    raise_fd_limit()
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        ping_interval=PING_INTERVAL,
+        ping_timeout=PING_TIMEOUT,
+        max_http_buffer_size=MAX_PAYLOAD,
+        http_compression=False,
+        cors_allowed_origins="*",
+        logger=False,
+        engineio_logger=False,
+    )
+    attach_bench_app(sio)
+    app = socketio.ASGIApp(sio, socketio_path="socket.io")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop=args.loop,
+        http=args.http,
+        ws=args.ws,
+        ws_per_message_deflate=False,
+        ws_max_size=MAX_PAYLOAD,
+        workers=1,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=4096,
+    )
+
+
+if __name__ == "__main__":
+    main()
