@@ -299,6 +299,26 @@ class KernelSio:
         result = reply.get("result", [])
         return None if not result else result[0] if len(result) == 1 else tuple(result)
 
+    def request(self, event: str, *args: Any, timeout: float = 10.0) -> Any:
+        """Send ``event`` to the hub as a client would and return the ack's answer.
+
+        The hub routes it like a browser's event: to a hub handler, or to the kernels that
+        handle it with ``@sio.on`` (this one included), so kernels can call each other.
+        """
+        return self._run(self.arequest(event, *args, timeout=timeout, _here=True), timeout + 5)
+
+    async def arequest(
+        self, event: str, *args: Any, timeout: float = 10.0, _here: bool = False
+    ) -> Any:
+        """Coroutine twin of :meth:`request`."""
+        if not _here and asyncio.get_running_loop() is not self._loop:
+            future = asyncio.run_coroutine_threadsafe(
+                self.arequest(event, *args, timeout=timeout, _here=True), self._loop
+            )
+            return await asyncio.wrap_future(future)
+        reply = await self._conn_or_raise().call(event, *args, timeout=timeout)
+        return None if not reply else reply[0] if len(reply) == 1 else tuple(reply)
+
     # -- rooms -----------------------------------------------------------------------------
     def join(self, *rooms: str, sids: Iterable[str] | None = None, namespace: str = "/") -> None:
         """Join rooms (or, with ``sids``, put those clients into them). Returns at once."""

@@ -149,3 +149,12 @@ async def test_a_browser_socket_can_be_put_into_a_room_by_the_kernel(
     await kernel.run("sio.emit('news', 'for vips', to='vip')")
     assert await asyncio.wait_for(news.get(), 10) == ("for vips",)
     await client.disconnect()
+
+
+async def test_request_reaches_a_cell_handler_like_a_browser_event(
+    loaded: tuple[Kernel, str, str],
+) -> None:
+    kernel, _, _ = loaded
+    await kernel.run("@sio.on('double')\ndef double(peer, x):\n    return 2 * x\n")
+    assert await kernel.value("sio.request('double', 21)") == "42"
+    assert "unhandled" in await kernel.value("sio.request('nobody', 1)")
