@@ -1,0 +1,55 @@
+"""A real ipykernel started by the server finds the hub from its environment alone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .conftest import Server
+
+CELL = r"""
+import json, os
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+url = os.environ["JUPYTER_SIO_URL"].replace("http", "ws", 1) + "kernel/?EIO=4&transport=websocket"
+request = HTTPRequest(url, headers={"X-Jupyter-Sio-Token": os.environ["JUPYTER_SIO_TOKEN"]},
+                      request_timeout=20)
+conn = await websocket_connect(request)
+assert (await conn.read_message()).startswith("0{")
+await conn.write_message("40")
+assert (await conn.read_message()).startswith("40{")
+await conn.write_message('421["sio:status",{}]')
+while True:
+    message = await conn.read_message()
+    if message.startswith("431["):
+        break
+conn.close()
+print("STATUS", json.dumps(json.loads(message[3:])[0]))
+"""
+
+
+async def test_kernel_started_by_the_server_reaches_the_hub(server: Server) -> None:
+    km = server.serverapp.kernel_manager
+    kernel_id = await km.start_kernel(kernel_name="python3")
+    client = km.get_kernel(kernel_id).client()
+    client.start_channels()
+    output: list[str] = []
+
+    def collect(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            output.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            output.append("\n".join(msg["content"]["traceback"]))
+
+    try:
+        await asyncio.wait_for(client.wait_for_ready(timeout=60), 90)
+        reply = await asyncio.wait_for(
+            client.execute_interactive(CELL, output_hook=collect, timeout=60), 90
+        )
+        text = "".join(output)
+        assert reply["content"]["status"] == "ok", text
+        assert "STATUS" in text and '"ok": true' in text, text
+    finally:
+        client.stop_channels()
+        await km.shutdown_kernel(kernel_id, now=True)
