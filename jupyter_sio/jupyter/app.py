@@ -134,6 +134,13 @@ class JupyterSioApp(ExtensionApp):
         help="""Serve the kernel link at <base_url><path>/kernel/ and give kernels the
         JUPYTER_SIO_URL and JUPYTER_SIO_TOKEN environment variables.""",
     )
+    kernel_secret = Unicode(
+        "",
+        config=True,
+        help="""The secret kernels present on the kernel link. Empty (the default): a random
+        one per server start. Set it (in a config file, not on the command line) only to
+        let kernels that this server did not start reach the hub, e.g. nbclient runs.""",
+    )
     adapter_class = Type(
         default_value=Adapter,
         klass=Adapter,
@@ -190,7 +197,7 @@ class JupyterSioApp(ExtensionApp):
         self.hub = Hub(config, adapter=self.adapter_class)
         self.hub.enable_kernel_powers()
         self.engine = EngineServer(self.hub)
-        self.secret = secrets.token_urlsafe(32) if self.kernel_link else ""
+        self.secret = (self.kernel_secret or secrets.token_urlsafe(32)) if self.kernel_link else ""
         self._saved_environ: dict[str, str | None] = {}
         if self.kernel_link:
             self._set_environ(TOKEN_ENV, self.secret)

@@ -113,6 +113,10 @@ class KernelConnection:
             request_timeout=self.connect_timeout,
         )
         ws = await websocket_connect(request, max_message_size=64 * 1024 * 1024)
+        # Small packets go out at once: with Nagle's algorithm a join written right after
+        # another packet could wait for a delayed ACK (~40 ms) and lose a race with emits
+        # from other peers that the user expects to follow it.
+        ws.protocol.set_nodelay(True)  # type: ignore[union-attr]
         try:
             opening = await asyncio.wait_for(ws.read_message(), self.connect_timeout)
             if not isinstance(opening, str) or not opening.startswith("0"):

@@ -104,9 +104,7 @@ class SioWidget(anywidget.AnyWidget):  # type: ignore[misc]
                     self._safe_send(
                         {
                             "type": "batch",
-                            "items": [
-                                {"type": "status", "connected": False, "reason": str(exc)}
-                            ],
+                            "items": [{"type": "status", "connected": False, "reason": str(exc)}],
                         }
                     )
                     return
@@ -118,8 +116,12 @@ class SioWidget(anywidget.AnyWidget):  # type: ignore[misc]
                 {
                     "type": "batch",
                     "items": [
-                        {"type": "reply", "id": content.get("id"), "ok": False,
-                         "error": "no relay: say hello first"}
+                        {
+                            "type": "reply",
+                            "id": content.get("id"),
+                            "ok": False,
+                            "error": "no relay: say hello first",
+                        }
                     ],
                 }
             )

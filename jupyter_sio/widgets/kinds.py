@@ -19,6 +19,9 @@ import traitlets
 
 from .base import SioWidget
 
+#: one room or several
+Room = str | Iterable[str]
+
 
 class MetricCard(SioWidget):
     """The latest value of one metric key, a trend arrow and a sparkline of recent values."""
@@ -34,7 +37,7 @@ class MetricCard(SioWidget):
 
     def __init__(
         self,
-        room: str,
+        room: Room,
         key: str,
         label: str | None = None,
         fmt: str = ".3g",
@@ -51,7 +54,7 @@ class ValueTable(SioWidget):
     fmt = traitlets.Unicode(".4g").tag(sync=True)
     max_rows = traitlets.Int(1000).tag(sync=True)
 
-    def __init__(self, room: str, **kwargs: Any) -> None:
+    def __init__(self, room: Room, **kwargs: Any) -> None:
         super().__init__(room, **kwargs)
 
 
@@ -68,7 +71,7 @@ class LiveChart(SioWidget):
 
     def __init__(
         self,
-        room: str,
+        room: Room,
         keys: Iterable[str] | None = None,
         window: int = 2000,
         **kwargs: Any,
@@ -86,7 +89,7 @@ class Feed(SioWidget):
 
     def __init__(
         self,
-        room: str,
+        room: Room,
         events: Sequence[str] = ("display", "log"),
         max_items: int = 200,
         **kwargs: Any,
@@ -100,7 +103,7 @@ class Presence(SioWidget):
     _kind = traitlets.Unicode("presence").tag(sync=True)
     _announce = traitlets.Bool(True).tag(sync=True)
 
-    def __init__(self, room: str, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, room: Room, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(room, name=name or "", **kwargs)
 
 
@@ -110,7 +113,7 @@ class Chat(SioWidget):
     _kind = traitlets.Unicode("chat").tag(sync=True)
     height = traitlets.Int(300, min=60).tag(sync=True)
 
-    def __init__(self, room: str, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, room: Room, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(room, name=name or "", **kwargs)
 
 
@@ -119,7 +122,7 @@ class Poll(SioWidget):
 
     _kind = traitlets.Unicode("poll").tag(sync=True)
 
-    def __init__(self, room: str, **kwargs: Any) -> None:
+    def __init__(self, room: Room, **kwargs: Any) -> None:
         super().__init__(room, **kwargs)
 
 

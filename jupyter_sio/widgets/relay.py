@@ -245,16 +245,17 @@ class CommRelay:
 
     async def _call(self, call_id: Any, event: str, args: list[Any], timeout: float) -> None:
         if self.conn is None:
-            self.batcher.add({"type": "reply", "id": call_id, "ok": False, "error": "not connected"})
+            self._reply(call_id, False, error="not connected")
             return
         try:
             result = await self.conn.call(event, *args, timeout=timeout)
         except Exception as exc:
-            self.batcher.add(
-                {"type": "reply", "id": call_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-            )
+            self._reply(call_id, False, error=f"{type(exc).__name__}: {exc}")
             return
-        self.batcher.add({"type": "reply", "id": call_id, "ok": True, "args": jsonable(result)})
+        self._reply(call_id, True, args=jsonable(result))
+
+    def _reply(self, call_id: Any, ok: bool, **fields: Any) -> None:
+        self.batcher.add({"type": "reply", "id": call_id, "ok": ok, **fields})
 
     # -- hub → front end ----------------------------------------------------------------------
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
