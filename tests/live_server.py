@@ -9,6 +9,7 @@ kernel link too).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -172,7 +173,5 @@ class ServerKernel(Kernel):
     async def stop(self) -> None:
         if self.client is not None:
             self.client.stop_channels()
-        try:
+        with contextlib.suppress(OSError, HTTPClientError):
             await self.server.api("kernels", self.kernel_id, method="DELETE")
-        except (OSError, HTTPClientError):
-            pass

@@ -82,7 +82,7 @@ async def test_handler_in_a_cell_answers_while_another_cell_is_busy(
 
 
 async def test_unhandled_event_gets_a_clear_answer(loaded: tuple[Kernel, str, str]) -> None:
-    kernel, url, token = loaded
+    _, url, token = loaded
     client = await browser(url, token)
     answer = await client.call("nobody-listens", 1, timeout=10)
     assert answer["error"] == "unhandled"

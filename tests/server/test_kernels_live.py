@@ -121,7 +121,9 @@ async def test_kernel_restart_rejoins_its_rooms(server: LiveServer) -> None:
     try:
         await a.run("%load_ext jupyter_sio\nsio.join('ops', 'alerts')")
         await a.restart()
-        out = await a.run("%load_ext jupyter_sio\nimport time; time.sleep(0.5)\nprint(sorted(sio.rooms))")
+        out = await a.run(
+            "%load_ext jupyter_sio\nimport time; time.sleep(0.5)\nprint(sorted(sio.rooms))"
+        )
         assert "['alerts', 'ops']" in out.stdout  # given back by the hub, same kernel id
         await a.run("got = []\nsio.on('alert', lambda peer, x: got.append(x))")
         await b.run("%load_ext jupyter_sio\nsio.emit('alert', 'disk full', to='alerts')")
