@@ -14,7 +14,10 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 ROOT = Path(__file__).parent
-TARGETS = [ROOT / "jupyter_sio" / "static" / "vendor" / "socket.io.min.js"]
+TARGETS = [
+    ROOT / "jupyter_sio" / "static" / "vendor" / "socket.io.min.js",
+    ROOT / "jupyter_sio" / "widgets" / "static" / "widgets.js",
+]
 
 
 class JsBuildHook(BuildHookInterface):  # type: ignore[type-arg]

@@ -399,6 +399,9 @@ def install(hub: Hub) -> KernelRouter:
         "sio:unsubscribe": unsubscribe,
         "sio:publish": publish,
         "sio:presence": presence,
+        "sio:clear": clear,
+        "sio:inspect": inspect_hub,
+        "sio:whoami": whoami,
     }.items():
         ns.on(name, fn)
     return router

@@ -1,0 +1,248 @@
+// One connection per widget model: picks the hub (socket.io-client) or the comm, subscribes
+// to the model's rooms on every (re)connect, and gives widgets on/emit/call.
+
+import { authHeaders, pageToken, readPage, resolveHub } from "./config.js";
+import { Emitter } from "./emitter.js";
+import { createCommChannel } from "./comm.js";
+import { createHubChannel, hubOptions } from "./hub.js";
+
+/**
+ * @typedef {import("./channel.js").Channel} Channel
+ * @typedef {import("./channel.js").ChannelHandlers} ChannelHandlers
+ * @typedef {{state: "connecting" | "connected" | "disconnected" | "closed",
+ *   transport: string, channel: string, error: string}} Status
+ * @typedef {{rooms: string[], announce?: boolean, name?: string, namespace?: string,
+ *   timeout?: number}} ConnectionOptions
+ */
+
+export const DEFAULT_TIMEOUT = 10000;
+
+/**
+ * The `status` trait's text; it never holds anything secret.
+ * @param {Status} s
+ */
+export function statusText(s) {
+  if (s.state === "connected") return s.channel === "comm" ? "comm" : `connected · ${s.transport}`;
+  if (s.state === "connecting") return s.channel === "comm" ? "connecting · comm" : "connecting";
+  if (s.state === "closed") return "closed";
+  return "disconnected";
+}
+
+export class Connection {
+  /** @param {ConnectionOptions} options */
+  constructor(options) {
+    this.rooms = [...(options.rooms ?? [])];
+    this.announce = !!options.announce;
+    this.name = options.name ?? "";
+    this.namespace = options.namespace ?? "/";
+    this.timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    /** @type {Channel | null} */
+    this.channel = null;
+    /** @type {object | null} */
+    this.current = null;
+    /** what `sio:subscribe` said about this socket: {sid, user, display_name, name, ...} */
+    /** @type {Record<string, any> | null} */
+    this.me = null;
+    /** @type {Status} */
+    this.status = { state: "connecting", transport: "", channel: "", error: "" };
+    this.events = new Emitter();
+    this.local = new Emitter();
+    this.closed = false;
+    this.connects = 0;
+  }
+
+  /**
+   * Use a channel (replacing any previous one, e.g. hub → comm fallback). Callbacks of a
+   * replaced channel are ignored.
+   * @param {string} kind  "hub" | "comm"
+   * @param {(handlers: ChannelHandlers) => Channel} factory
+   */
+  attach(kind, factory) {
+    if (this.channel) this.channel.close();
+    this.channel = null;
+    const token = {};
+    this.current = token;
+    const live = () => this.current === token && !this.closed;
+    this._setStatus({ state: "connecting", channel: kind, transport: "", error: "" });
+    this.channel = factory({
+      event: (event, args) => {
+        if (live()) this.events.fire(event, args);
+      },
+      connect: (transport) => {
+        if (live()) this._connected(transport);
+      },
+      disconnect: (reason) => {
+        if (!live()) return;
+        this._setStatus({ state: "disconnected", error: reason });
+        this.local.fire("disconnect", [reason]);
+      },
+      error: (err) => {
+        if (!live()) return;
+        this._setStatus({ state: "disconnected", error: err?.message ?? String(err) });
+        this.local.fire("connect_error", [err]);
+      },
+      transport: (transport) => {
+        if (live()) this._setStatus({ transport });
+      },
+    });
+    return this.channel;
+  }
+
+  /** @param {string} transport */
+  async _connected(transport) {
+    await Promise.resolve(); // a channel may report "connect" from inside its factory
+    this.connects += 1;
+    this._setStatus({ state: "connected", transport, error: "" });
+    if (this.rooms.length) await this.subscribe(this.rooms);
+    this.local.fire("connect", [this.connects]);
+  }
+
+  /** @param {string[]} rooms */
+  async subscribe(rooms) {
+    /** @type {Record<string, any>} */
+    const spec = { rooms };
+    if (this.announce) spec.announce = true;
+    if (this.name) spec.name = this.name;
+    try {
+      const reply = await this.call("sio:subscribe", [spec]);
+      if (reply && reply.ok) {
+        if (reply.me) this.me = reply.me;
+        this.local.fire("subscribed", [reply]);
+      } else {
+        const error = reply?.error ?? reply?.message ?? "subscribe refused";
+        this._setStatus({ error: String(error) });
+        this.local.fire("subscribe_error", [error]);
+      }
+      return reply;
+    } catch (err) {
+      this._setStatus({ error: /** @type {Error} */ (err).message });
+      this.local.fire("subscribe_error", [err]);
+      return null;
+    }
+  }
+
+  /**
+   * Follow a change of the rooms trait.
+   * @param {string[]} rooms
+   */
+  async setRooms(rooms) {
+    const before = new Set(this.rooms);
+    const after = new Set(rooms);
+    this.rooms = [...rooms];
+    if (this.status.state !== "connected") return;
+    const gone = [...before].filter((r) => !after.has(r));
+    const added = [...after].filter((r) => !before.has(r));
+    if (gone.length) await this.call("sio:unsubscribe", [{ rooms: gone }]).catch(() => null);
+    if (added.length) await this.subscribe(added);
+  }
+
+  /** @param {Partial<Status>} patch */
+  _setStatus(patch) {
+    const next = { ...this.status, ...patch };
+    const changed = Object.keys(next).some(
+      (k) => next[/** @type {keyof Status} */ (k)] !== this.status[/** @type {keyof Status} */ (k)],
+    );
+    this.status = next;
+    if (changed) this.local.fire("status", [next]);
+  }
+
+  /**
+   * Listen to a server event; returns `off`.
+   * @param {string} event
+   * @param {(...args: any[]) => void} cb
+   */
+  on(event, cb) {
+    return this.events.on(event, cb);
+  }
+
+  /**
+   * Listen to connection life: "status", "connect", "subscribed", "disconnect", ...
+   * @param {string} what
+   * @param {(...args: any[]) => void} cb
+   */
+  onLocal(what, cb) {
+    return this.local.on(what, cb);
+  }
+
+  /** @param {string} event @param {...any} args */
+  emit(event, ...args) {
+    if (this.channel && !this.closed) this.channel.emit(event, args);
+  }
+
+  /**
+   * Emit with an ack; resolves with the ack's first argument, rejects on timeout.
+   * @param {string} event
+   * @param {any[]} [args]
+   * @param {{timeout?: number}} [options]
+   */
+  call(event, args = [], options = {}) {
+    if (!this.channel || this.closed) return Promise.reject(new Error("not connected"));
+    return this.channel.call(event, args, options.timeout ?? this.timeout);
+  }
+
+  close() {
+    this.closed = true;
+    if (this.channel) this.channel.close();
+    this.channel = null;
+    this._setStatus({ state: "closed" });
+    this.events.clear();
+    this.local.clear();
+  }
+}
+
+/**
+ * Open the connection of a widget model: the hub when the page tells where it is (unless the
+ * Python side forces `_transport = "comm"`), else the comm; falls back to the comm when the
+ * hub refuses or is unreachable before the first connect.
+ * @param {any} model  the anywidget model
+ * @param {{page?: import("./config.js").PageInfo, io?: any, transports?: string[],
+ *   fallbackAfter?: number}} [env]
+ * @returns {Connection}
+ */
+export function openConnection(model, env = {}) {
+  const page = env.page ?? readPage();
+  const conn = new Connection({
+    rooms: model.get("rooms") ?? [],
+    announce: !!model.get("_announce"),
+    name: model.get("name") ?? "",
+    namespace: model.get("namespace") || "/",
+  });
+  const useComm = () =>
+    conn.attach("comm", (h) => createCommChannel(model, h, { namespace: conn.namespace }));
+  const hub = model.get("_transport") === "comm" ? null : resolveHub(page);
+  if (!hub) {
+    useComm();
+    return conn;
+  }
+  let everConnected = false;
+  let failures = 0;
+  const fallbackAfter = env.fallbackAfter ?? 1;
+  const { url, options } = hubOptions({
+    origin: page.origin,
+    path: hub.path,
+    namespace: conn.namespace,
+    headers: authHeaders(page),
+    token: pageToken(page.pageConfig),
+    transports: env.transports,
+  });
+  conn.attach("hub", (h) =>
+    createHubChannel(
+      { url, options, io: env.io, headers: () => authHeaders(env.page ?? readPage()) },
+      {
+        ...h,
+        connect(transport) {
+          everConnected = true;
+          h.connect(transport);
+        },
+        error(err) {
+          h.error(err);
+          if (!everConnected && ++failures >= fallbackAfter) {
+            console.info(`jupyter_sio: no hub at ${hub.path} (${err?.message}); using the comm`);
+            useComm();
+          }
+        },
+      },
+    ),
+  );
+  return conn;
+}
