@@ -11,6 +11,7 @@ Also usable embedded in any asyncio program::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -80,7 +81,9 @@ class HubServer:
         await self.engine.close()
         await self.hub.close()
         if self.http is not None:
-            await self.http.close_all_connections()
+            # A client that stopped reading must not hold the shutdown forever.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.http.close_all_connections(), 5)
             self.http = None
 
 
