@@ -278,6 +278,10 @@ class KernelConnection:
             if volatile:
                 self.dropped += 1
                 return
+            if not self._buffer:
+                log.warning("hub at %s unreachable: buffering emits until it is back "
+                            "(at most %d; older ones are then dropped)", self.url,
+                            self._buffer.maxlen)
             if len(self._buffer) == self._buffer.maxlen:
                 self.dropped += 1
             self._buffer.append((text, attachments))
