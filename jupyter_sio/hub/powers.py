@@ -246,25 +246,23 @@ def install(hub: Hub) -> KernelRouter:
         kernel = identity(socket).kernel_id
         return router.kernel_rooms.setdefault(kernel, set()) if kernel else None
 
-    @powered
-    def join(socket: Socket, spec: dict[str, Any]) -> Any:
-        rooms = _rooms(spec)
-        for member in members(socket, spec):
-            member.join(rooms)
-        memory = remembered(socket)
-        if memory is not None and spec.get("sids") is None:
-            memory.update(rooms)
-        return ok()
+    def membership(joining: bool) -> Any:
+        """``sio:join`` / ``sio:leave``: the sender's own rooms (remembered by kernel id) or,
+        with ``sids``, other sockets' rooms."""
 
-    @powered
-    def leave(socket: Socket, spec: dict[str, Any]) -> Any:
-        rooms = _rooms(spec)
-        for member in members(socket, spec):
-            member.leave(rooms)
-        memory = remembered(socket)
-        if memory is not None and spec.get("sids") is None:
-            memory.difference_update(rooms)
-        return ok()
+        def change(socket: Socket, spec: dict[str, Any]) -> Any:
+            rooms = _rooms(spec)
+            for member in members(socket, spec):
+                (member.join if joining else member.leave)(rooms)
+            memory = remembered(socket)
+            if memory is not None and spec.get("sids") is None:
+                (memory.update if joining else memory.difference_update)(rooms)
+            return ok()
+
+        change.__name__ = "join" if joining else "leave"
+        return powered(change)
+
+    join, leave = membership(True), membership(False)
 
     @powered
     def hello(socket: Socket, spec: dict[str, Any]) -> Any:

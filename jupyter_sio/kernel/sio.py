@@ -322,20 +322,23 @@ class KernelSio:
     # -- rooms -----------------------------------------------------------------------------
     def join(self, *rooms: str, sids: Iterable[str] | None = None, namespace: str = "/") -> None:
         """Join rooms (or, with ``sids``, put those clients into them). Returns at once."""
-        if sids is None:
-            self.rooms.update(rooms)
-        spec: dict[str, Any] = {"rooms": list(rooms), "namespace": namespace}
-        if sids is not None:
-            spec["sids"] = list(sids)
-        self._send("sio:join", spec)
+        self._membership("sio:join", rooms, sids, namespace)
 
     def leave(self, *rooms: str, sids: Iterable[str] | None = None, namespace: str = "/") -> None:
-        if sids is None:
-            self.rooms.difference_update(rooms)
+        """Leave rooms (or, with ``sids``, take those clients out of them)."""
+        self._membership("sio:leave", rooms, sids, namespace)
+
+    def _membership(
+        self, command: str, rooms: tuple[str, ...], sids: Iterable[str] | None, namespace: str
+    ) -> None:
         spec: dict[str, Any] = {"rooms": list(rooms), "namespace": namespace}
         if sids is not None:
             spec["sids"] = list(sids)
-        self._send("sio:leave", spec)
+        elif command == "sio:join":
+            self.rooms.update(rooms)  # re-joined after reconnects
+        else:
+            self.rooms.difference_update(rooms)
+        self._send(command, spec)
 
     def sockets(
         self, room: str | None = None, namespace: str = "/", timeout: float = 10.0
@@ -490,6 +493,10 @@ class KernelSio:
             error = answer.get("error") if isinstance(answer, dict) else answer
             raise SioError(f"{event} failed: {error}")
         return answer
+
+    async def _on_io_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the I/O loop from another loop (the kernel's, for instance)."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run ``coro`` on the I/O loop and wait (from any thread but the I/O thread)."""
