@@ -62,6 +62,7 @@ class HubServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on ``host:port`` (port 0 picks a free one); returns the port."""
+        await self.hub.start()
         self.http = httpserver.HTTPServer(
             self.app, max_body_size=self.hub.config.max_payload + 1, xheaders=False
         )

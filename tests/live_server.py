@@ -35,7 +35,8 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(self, root: Path, *, app: str = "server", base_url: str = BASE_URL,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None,
+                 sio_config: dict[str, Any] | None = None) -> None:
         self.root = root
         self.app = app
         self.base_url = base_url
@@ -49,7 +50,7 @@ class LiveServer:
             path.mkdir(parents=True, exist_ok=True)
         (self.dirs["config"] / "jupyter_server_config.json").write_text(json.dumps({
             "JupyterSioApp": {"kernel_secret": self.kernel_secret, "ping_interval": 2.0,
-                              "ping_timeout": 4.0},
+                              "ping_timeout": 4.0, **(sio_config or {})},
         }))
         self.log_path = root / f"jupyter-{self.port}.log"
 

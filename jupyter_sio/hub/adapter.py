@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..protocol.frames import Outgoing
 
@@ -172,10 +172,16 @@ class Adapter:
             socket.disconnect(close=close)
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[Socket]:
+        """This node's matching sockets (other nodes' are only described: see below)."""
         return self.local_sockets(opts)
 
+    async def describe_sockets(self, opts: BroadcastOptions) -> list[dict[str, Any]]:
+        """Plain descriptions (sid, user, kernel, transport, rooms) of matching sockets on
+        every node."""
+        return [socket.describe() for socket in self.local_sockets(opts)]
+
     async def init(self) -> None:
-        """Called once when the namespace is created (subscribe to a bus, ...)."""
+        """Called once per namespace, on the hub's loop (subscribe to a bus, ...)."""
 
     async def close(self) -> None:
         """Called when the hub closes."""

@@ -60,6 +60,7 @@ class Hub:
         self._dynamic: list[tuple[NamespaceMatcher, Handlers]] = []
         self.clients: dict[str, Client] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
         self.kernels: KernelRouter | None = None
         #: ``hook(socket, rooms_it_was_in)`` after a socket left its namespace
         self.closed_hooks: list[Callable[[Socket, set[str]], None]] = []
@@ -112,7 +113,7 @@ class Hub:
                 name = "/" + name
             namespace = self.namespaces.get(name)
             if namespace is None:
-                namespace = self.namespaces[name] = Namespace(self, name)
+                namespace = self.namespaces[name] = self._new_namespace(name)
             return namespace
         handlers = Handlers()
         self._dynamic.append((name, handlers))
@@ -124,9 +125,22 @@ class Hub:
             return namespace
         for matcher, handlers in self._dynamic:
             if _matches(matcher, name, auth):
-                namespace = self.namespaces[name] = Namespace(self, name, handlers)
+                namespace = self.namespaces[name] = self._new_namespace(name, handlers)
                 return namespace
         return None
+
+    def _new_namespace(self, name: str, handlers: Handlers | None = None) -> Namespace:
+        namespace = Namespace(self, name, handlers)
+        if self._started:
+            self.spawn(namespace.adapter.init())
+        return namespace
+
+    async def start(self) -> None:
+        """Initialise the adapters (a Redis adapter subscribes here). Servers call it."""
+        if not self._started:
+            self._started = True
+            for namespace in list(self.namespaces.values()):
+                await namespace.adapter.init()
 
     # -- default namespace shortcuts -------------------------------------------------------
     @property
@@ -214,6 +228,7 @@ class Hub:
             client.channel.close("server shutting down")
         for namespace in list(self.namespaces.values()):
             await namespace.adapter.close()
+        self._started = False
 
     def stats(self, detail: bool = False) -> dict[str, Any]:
         """Counts for an inspector; ``detail`` adds rooms and every client's buffers."""

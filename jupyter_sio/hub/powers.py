@@ -47,6 +47,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeout, Disconnected
+from .adapter import BroadcastOptions
 from .client import ANONYMOUS, Identity
 
 if TYPE_CHECKING:
@@ -65,15 +66,7 @@ def identity(socket: Socket) -> Identity:
 
 def describe(socket: Socket) -> dict[str, Any]:
     """What ``sio:sockets`` and presence report about a socket."""
-    info = identity(socket).describe()
-    info.update(
-        sid=socket.id,
-        namespace=socket.namespace.name,
-        transport=socket.transport,
-        rooms=sorted(r for r in socket.rooms if r != socket.id),
-        name=socket.data.get("name") or info["display_name"],
-    )
-    return info
+    return socket.describe()
 
 
 class KernelRouter:
@@ -277,11 +270,11 @@ def install(hub: Hub) -> KernelRouter:
         return ok(rooms=sorted(rooms))
 
     @powered
-    def sockets(socket: Socket, spec: dict[str, Any]) -> Any:
+    async def sockets(socket: Socket, spec: dict[str, Any]) -> Any:
         namespace = target(spec)
         room = spec.get("room")
-        found = namespace.to(room).sockets() if room else list(namespace.sockets.values())
-        return ok(sockets=[describe(s) for s in found])
+        opts = BroadcastOptions(frozenset([room]) if room else frozenset())
+        return ok(sockets=await namespace.adapter.describe_sockets(opts))
 
     @powered
     def disconnect(socket: Socket, spec: dict[str, Any]) -> Any:

@@ -112,6 +112,18 @@ class Socket:
         """``"polling"`` or ``"websocket"``."""
         return self.client.channel.transport_name
 
+    def describe(self) -> dict[str, Any]:
+        """Who this socket is, for listings and presence (plain data: it may cross nodes)."""
+        info = self.client.handshake.user.describe()
+        info.update(
+            sid=self.id,
+            namespace=self.namespace.name,
+            transport=self.transport,
+            rooms=sorted(r for r in self.rooms if r != self.id),
+            name=self.data.get("name") or info["display_name"],
+        )
+        return info
+
     # -- rooms -----------------------------------------------------------------------------
     def join(self, *rooms: str | Iterable[str]) -> None:
         """Join one or more rooms (strings, or iterables of strings)."""

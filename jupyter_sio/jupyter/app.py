@@ -141,6 +141,15 @@ class JupyterSioApp(ExtensionApp):
         one per server start. Set it (in a config file, not on the command line) only to
         let kernels that this server did not start reach the hub, e.g. nbclient runs.""",
     )
+    redis_url = Unicode(
+        "",
+        config=True,
+        help="""Spread the hub over several servers through Redis (e.g.
+        redis://127.0.0.1:6379/0): every server with the same URL and prefix acts as one hub
+        for broadcasts, rooms and retained values. Needs `pip install jupyter_sio[redis]`.
+        Overrides adapter_class.""",
+    )
+    redis_prefix = Unicode("jupyter-sio", config=True, help="Redis channel and key prefix.")
     adapter_class = Type(
         default_value=Adapter,
         klass=Adapter,
@@ -194,7 +203,12 @@ class JupyterSioApp(ExtensionApp):
             )
         self.check_config()
         config = self.hub_config()
-        self.hub = Hub(config, adapter=self.adapter_class)
+        adapter: Any = self.adapter_class
+        if self.redis_url:
+            from ..hub.redis_adapter import redis_adapter
+
+            adapter = redis_adapter(self.redis_url, prefix=self.redis_prefix)
+        self.hub = Hub(config, adapter=adapter)
         self.hub.enable_kernel_powers()
         self.engine = EngineServer(self.hub)
         self.secret = (self.kernel_secret or secrets.token_urlsafe(32)) if self.kernel_link else ""
@@ -244,6 +258,7 @@ class JupyterSioApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: ServerApp) -> None:
         """Runs once the server listens: now its port is known."""
+        await self.hub.start()
         if not self.kernel_link:
             return
         url = self.local_url(serverapp)

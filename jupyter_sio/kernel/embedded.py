@@ -62,6 +62,7 @@ class EmbeddedHub:
         self._http: httpserver.HTTPServer | None = None
 
     async def start(self) -> Endpoint:
+        await self.hub.start()
         pattern, handler, kwargs = engineio_route("/socket.io/", self.engine, TokenEngineIOHandler)
         app = web.Application(
             [
