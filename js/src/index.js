@@ -22,8 +22,18 @@ import * as inspector from "./widgets/inspector.js";
 /** @type {Record<string, WidgetKind>} */
 export const KINDS = { metric, table, chart, feed, presence, chat, poll, inspector };
 
-/** @type {WeakMap<object, {conn: import("./connection.js").Connection, state: any, kind: WidgetKind | undefined}>} */
-const sessions = new WeakMap();
+/**
+ * One session (connection + widget state) per model. anywidget gives initialize() and
+ * render() different proxy objects for the same model, so the key is the model's `_uid`
+ * trait (a random id set in Python), not the object.
+ * @type {Map<any, {conn: import("./connection.js").Connection, state: any, kind: WidgetKind | undefined}>}
+ */
+const sessions = new Map();
+
+/** @param {any} model */
+export function sessionKey(model) {
+  return model.get("_uid") || model;
+}
 
 /** @param {any} model */
 function start(model) {
@@ -42,12 +52,13 @@ function start(model) {
   const kind = KINDS[model.get("_kind")];
   const state = kind ? kind.setup({ model, conn }) : null;
   const session = { conn, state, kind };
-  sessions.set(model, session);
+  const key = sessionKey(model);
+  sessions.set(key, session);
   return () => {
     model.off("change:rooms", followRooms);
     if (state && typeof state.dispose === "function") state.dispose();
     conn.close();
-    sessions.delete(model);
+    if (sessions.get(key) === session) sessions.delete(key);
   };
 }
 
@@ -59,16 +70,23 @@ export default {
 
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
-    if (!sessions.has(model)) start(model); // a front end that skipped initialize
-    const session = /** @type {any} */ (sessions.get(model));
+    // A front end that skipped initialize: this view owns the connection.
+    const owned = sessions.has(sessionKey(model)) ? null : start(model);
+    const session = /** @type {any} */ (sessions.get(sessionKey(model)));
+    let cleanup;
     if (!session.kind) {
       const msg = document.createElement("div");
       msg.className = "jsio-widget jsio-error";
       msg.textContent = `jupyter_sio: unknown widget kind ${JSON.stringify(model.get("_kind"))}`;
       el.appendChild(msg);
-      return () => msg.remove();
+      cleanup = () => msg.remove();
+    } else {
+      cleanup = session.kind.view({ model, el, state: session.state, conn: session.conn });
     }
-    return session.kind.view({ model, el, state: session.state, conn: session.conn });
+    return () => {
+      cleanup?.();
+      owned?.();
+    };
   },
 };
 

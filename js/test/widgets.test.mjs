@@ -69,6 +69,7 @@ test("chart: nice ticks", () => {
   assert.deepEqual(niceTicks(0.13, 0.92, 4), [0.2, 0.4, 0.6, 0.8]);
   assert.deepEqual(niceTicks(-1, 1, 2), [-1, 0, 1]);
   assert.deepEqual(niceTicks(5, 5), []);
+  assert.deepEqual(niceTicks(5, 95, 4), [20, 40, 60, 80]); // not just [50]
   assert.ok(niceTicks(1700000000, 1700000060, 4).every((v) => v % 10 === 0));
   assert.deepEqual(timeTicks(1700000000.2, 1700000002.7, 5), [1700000001, 1700000002]);
   assert.deepEqual(timeTicks(1700000000.2, 1700000000.7, 5), []);

@@ -11,6 +11,7 @@ No trait holds a credential: widget state is saved into notebook files.
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,13 @@ class SioWidget(anywidget.AnyWidget):  # type: ignore[misc]
     _transport = traitlets.Enum(("auto", "comm"), default_value="auto").tag(sync=True)
     #: subscribe with ``announce`` (listed in the room's presence)
     _announce = traitlets.Bool(False).tag(sync=True)
+    # A stable id for the front end: anywidget hands initialize() and render() different
+    # proxy objects for the same model, so the JS keys its one connection on this.
+    _uid = traitlets.Unicode().tag(sync=True)
+
+    @traitlets.default("_uid")
+    def _default_uid(self) -> str:
+        return uuid.uuid4().hex
     #: name shown to others (presence, chat); empty: the Jupyter user's name
     name = traitlets.Unicode("").tag(sync=True)
     #: set by the front end: "connected · websocket", "comm", "connecting", "disconnected"

@@ -1,0 +1,109 @@
+"""Fixtures for the browser tests: one ``jupyter lab`` per module, one Chromium per session,
+a fresh browser context per test.
+
+The tests are plain sync tests: Playwright's sync API refuses to run inside a running asyncio
+loop (and keeps its own loop running in the main thread), so the async
+:class:`~tests.live_server.LiveServer` is started and stopped on a loop in a helper thread,
+and kernels are driven with jupyter_client's blocking client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.lab import ARTIFACTS, Lab, LabPage
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - the browser fixture skips
+    sync_playwright = None
+
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("JSIO_CHROMIUM"), "/usr/lib/chromium/chromium",
+                      "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def run_in_thread(coroutine_function: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+    """Run a coroutine to completion on its own loop in a helper thread (Playwright's sync API
+    keeps an event loop running in the main thread, so ``asyncio.run`` cannot be used here)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine_function(**kwargs)).result()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (no Playwright-managed browser download)."""
+    if sync_playwright is None:
+        pytest.skip("playwright is not installed (pip install 'playwright>=1.45')")
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("no chromium (Debian package `chromium`) on this machine")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    from tests.live_server import LiveServer
+
+    server = LiveServer(tmp_path_factory.mktemp("e2e-lab"), app="lab")
+    Lab.prepare(server)
+    run_in_thread(server.start, timeout=90)
+    try:
+        yield Lab(server)
+    finally:
+        run_in_thread(server.stop)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture()
+def new_page(browser: Any, lab: Lab,
+             request: pytest.FixtureRequest) -> Iterator[Callable[..., LabPage]]:
+    """``new_page(notebook)``: a JupyterLab page, each in its own browser context, with the
+    notebook open and its kernel idle. All contexts of the test close afterwards."""
+    contexts: list[Any] = []
+
+    def open_page(notebook: str, *, width: int = 1280, height: int = 900) -> LabPage:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        return lab.open(page, notebook)
+
+    yield open_page
+    failed = request.node.stash.get(FAILED, False)
+    for i, context in enumerate(contexts):
+        if failed:  # what the page looked like when the test failed
+            for page in context.pages:
+                page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}-{i}.png"))
+        context.close()
