@@ -15,11 +15,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import socketio  # noqa: E402
-import uvicorn  # noqa: E402
-
-from common import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, raise_fd_limit  # noqa: E402
-from psio_app import attach_bench_app  # noqa: E402
+import socketio
+import uvicorn
+from common import MAX_PAYLOAD, raise_fd_limit
+from psio_app import bench_server
 
 
 def main() -> None:
@@ -33,17 +32,7 @@ def main() -> None:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("benchmark servers listen on the loopback interface only")
     raise_fd_limit()
-    sio = socketio.AsyncServer(
-        async_mode="asgi",
-        ping_interval=PING_INTERVAL,
-        ping_timeout=PING_TIMEOUT,
-        max_http_buffer_size=MAX_PAYLOAD,
-        http_compression=False,
-        cors_allowed_origins="*",
-        logger=False,
-        engineio_logger=False,
-    )
-    attach_bench_app(sio)
+    sio = bench_server("asgi")
     app = socketio.ASGIApp(sio, socketio_path="socket.io")
     uvicorn.run(
         app,

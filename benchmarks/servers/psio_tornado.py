@@ -8,27 +8,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import socketio  # noqa: E402
-import tornado.web  # noqa: E402
-
-from common import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, parse_args, raise_fd_limit  # noqa: E402
-from psio_app import attach_bench_app  # noqa: E402
+import socketio
+import tornado.web
+from common import MAX_PAYLOAD, parse_args, raise_fd_limit
+from psio_app import bench_server
 
 
 async def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     raise_fd_limit()
-    sio = socketio.AsyncServer(
-        async_mode="tornado",
-        ping_interval=PING_INTERVAL,
-        ping_timeout=PING_TIMEOUT,
-        max_http_buffer_size=MAX_PAYLOAD,
-        http_compression=False,
-        cors_allowed_origins="*",
-        logger=False,
-        engineio_logger=False,
-    )
-    attach_bench_app(sio)
+    sio = bench_server("tornado")
     handler = socketio.get_tornado_handler(sio)
 
     class NoDeflateHandler(handler):  # python-engineio's handler offers permessage-deflate

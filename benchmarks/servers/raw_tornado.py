@@ -18,21 +18,20 @@ than ``/``, no binary. It is the least work a Python Tornado server can do per d
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import sys
-import base64
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import tornado.ioloop  # noqa: E402
-import tornado.web  # noqa: E402
-import tornado.websocket  # noqa: E402
+import tornado.ioloop
+import tornado.web
+import tornado.websocket
+from common import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, parse_args, raise_fd_limit
 
-from common import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, parse_args, raise_fd_limit  # noqa: E402
-
-ROOMS: dict[str, set["EIOHandler"]] = {}
-SOCKETS: set["EIOHandler"] = set()
+ROOMS: dict[str, set[EIOHandler]] = {}
+SOCKETS: set[EIOHandler] = set()
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
