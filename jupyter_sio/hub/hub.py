@@ -15,7 +15,7 @@ from typing import Any, overload
 
 from ..config import HubConfig
 from .adapter import Adapter, InMemoryAdapter
-from .client import Channel, Client, Handshake
+from .client import Channel, Client, Handshake, Identity
 from .delivery import Delivery
 from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
 from .operators import BroadcastOperator
@@ -26,6 +26,8 @@ from .socket import Socket
 log = logging.getLogger("jupyter_sio.hub")
 
 AdapterFactory = Callable[[Namespace], Adapter]
+#: ``policy(identity, action, room) -> bool`` for browsers' built-in room events
+RoomPolicy = Callable[[Identity, str, "str | None"], bool]
 
 
 class Hub:
@@ -35,6 +37,9 @@ class Hub:
         config: a :class:`~jupyter_sio.config.HubConfig`; keyword arguments override
             its fields (``Hub(ping_interval=5)``), misspelled ones raise ``TypeError``.
         adapter: factory of the room adapter of each namespace (in-memory by default).
+        room_policy: ``policy(identity, action, room) -> bool`` deciding which rooms
+            browsers may subscribe to, publish to and list (``sio:subscribe``,
+            ``sio:publish``, ``sio:presence``); kernels and hub code are not restricted.
 
     Example::
 
@@ -51,11 +56,13 @@ class Hub:
         config: HubConfig | None = None,
         *,
         adapter: AdapterFactory = InMemoryAdapter,
+        room_policy: RoomPolicy | None = None,
         **settings: Any,
     ) -> None:
         base = config or HubConfig()
         self.config = base.replace(**settings) if settings else base
         self.adapter_factory = adapter
+        self.room_policy = room_policy
         self.namespaces: dict[str, Namespace] = {}
         self._dynamic: list[tuple[NamespaceMatcher, Handlers]] = []
         self.clients: dict[str, Client] = {}

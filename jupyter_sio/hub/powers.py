@@ -31,7 +31,9 @@ same kernel replaces that kernel's handler, it does not add one). When no kernel
 event and the client asked for an ack, the ack answers
 ``{"error": "unhandled", "event": ..., "message": ...}`` instead of leaving it to time out.
 
-Browsers get a smaller set, checked against their :class:`Identity`: ``sio:subscribe``
+Browsers get a smaller set, checked against their :class:`Identity` and, when the hub has
+one, its ``room_policy(identity, action, room) -> bool`` (action ``"subscribe"``,
+``"publish"`` or ``"presence"``; room ``None`` for a namespace-wide publish): ``sio:subscribe``
 ``{rooms, announce?, name?}`` / ``sio:unsubscribe`` ``{rooms}`` (needs ``can_subscribe``;
 with ``announce`` the room receives ``sio:presence`` ``{room, sockets}`` whenever an
 announcing member arrives or leaves), ``sio:whoami``, ``sio:publish`` ``{event, args, to}``
@@ -326,11 +328,28 @@ def install(hub: Hub) -> KernelRouter:
 
     hub.closed_hooks.append(forget)
 
+    def denied(socket: Socket, action: str, rooms: list[str] | list[None]) -> dict[str, Any] | None:
+        """Ask the hub's room policy (if any) about each room; an answer for the first no."""
+        policy = hub.room_policy
+        if policy is None:
+            return None
+        for room in rooms:
+            if not policy(identity(socket), action, room):
+                where = f"room {room!r}" if room is not None else "the whole namespace"
+                return {
+                    "ok": False,
+                    "error": f"forbidden: the room policy refuses {action} to {where}",
+                }
+        return None
+
     @guarded
     def subscribe(socket: Socket, spec: Any = None, *_: Any) -> Any:
         if not identity(socket).can_subscribe:
             return {"ok": False, "error": "forbidden: subscribing needs read permission"}
         rooms = _rooms(spec)
+        refusal = denied(socket, "subscribe", rooms)
+        if refusal is not None:
+            return refusal
         if isinstance(spec, dict) and spec.get("name"):
             socket.data["name"] = str(spec["name"])[:80]
         socket.join(rooms)
@@ -357,7 +376,11 @@ def install(hub: Hub) -> KernelRouter:
             return {"ok": False, "error": "forbidden: publishing needs write permission"}
         if not isinstance(spec, dict) or "event" not in spec:
             return {"ok": False, "error": "sio:publish expects {event, args, to}"}
-        op = socket.namespace.to(_list(spec.get("to"))).exclude(socket.id)
+        targets = _list(spec.get("to"))
+        refusal = denied(socket, "publish", targets or [None])
+        if refusal is not None:
+            return refusal
+        op = socket.namespace.to(targets).exclude(socket.id)
         op.emit(str(spec["event"]), *spec.get("args", []), key=spec.get("key"))
         return ok()
 
@@ -372,6 +395,9 @@ def install(hub: Hub) -> KernelRouter:
         if not identity(socket).can_subscribe:
             return {"ok": False, "error": "forbidden: presence needs read permission"}
         room = spec.get("room") if isinstance(spec, dict) else spec
+        refusal = denied(socket, "presence", [room])
+        if refusal is not None:
+            return refusal
         found = socket.namespace.to(room).sockets() if room else []
         return ok(sockets=[describe(s) for s in found])
 

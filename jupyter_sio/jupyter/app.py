@@ -20,6 +20,7 @@ listens). Other extensions reach the hub as ``web_app.settings["jupyter_sio_hub"
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import re
 import secrets
@@ -28,6 +29,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
 from jupyter_server.utils import url_path_join
+from traitlets import Any as AnyTrait
 from traitlets import Bool, Float, Int, List, TraitError, Type, Unicode, validate
 
 from .. import __version__
@@ -141,6 +143,16 @@ class JupyterSioApp(ExtensionApp):
         one per server start. Set it (in a config file, not on the command line) only to
         let kernels that this server did not start reach the hub, e.g. nbclient runs.""",
     )
+    room_policy = AnyTrait(
+        None,
+        allow_none=True,
+        config=True,
+        help="""Which rooms browsers may subscribe to, publish to and list: a callable
+        `policy(identity, action, room) -> bool` or its import string ("module.function").
+        `identity` has the Jupyter user's name and permissions; `action` is "subscribe",
+        "publish" or "presence"; `room` is None for a namespace-wide publish. The Authorizer
+        (resource "jupyter_sio") is checked first; kernels are not restricted.""",
+    )
     redis_url = Unicode(
         "",
         config=True,
@@ -191,6 +203,20 @@ class JupyterSioApp(ExtensionApp):
                 raise ConfigError(f"invalid JupyterSioApp.{name} = {value!r}: {exc}") from None
         return HubConfig(**values)
 
+    def _room_policy(self) -> Any:
+        policy = self.room_policy
+        if isinstance(policy, str) and policy:
+            module, _, name = policy.rpartition(".")
+            try:
+                policy = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError, ValueError) as exc:
+                raise ConfigError(
+                    f"JupyterSioApp.room_policy: cannot import {policy!r}: {exc}"
+                ) from None
+        if policy is not None and not callable(policy):
+            raise ConfigError(f"JupyterSioApp.room_policy must be callable, got {policy!r}")
+        return policy or None
+
     # -- ExtensionApp hooks ----------------------------------------------------------------
     def initialize_settings(self) -> None:
         """Build the hub and its Engine.IO server; make the kernel secret."""
@@ -208,7 +234,7 @@ class JupyterSioApp(ExtensionApp):
             from ..hub.redis_adapter import redis_adapter
 
             adapter = redis_adapter(self.redis_url, prefix=self.redis_prefix)
-        self.hub = Hub(config, adapter=adapter)
+        self.hub = Hub(config, adapter=adapter, room_policy=self._room_policy())
         self.hub.enable_kernel_powers()
         self.engine = EngineServer(self.hub)
         self.secret = (self.kernel_secret or secrets.token_urlsafe(32)) if self.kernel_link else ""
