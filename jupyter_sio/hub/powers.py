@@ -58,7 +58,6 @@ if TYPE_CHECKING:
     from .socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
-RESERVED_ROOM_PREFIX = "sio:"
 
 
 def identity(socket: Socket) -> Identity:

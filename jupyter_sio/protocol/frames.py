@@ -98,11 +98,6 @@ class Outgoing:
             self._poll_text = text
         return text
 
-    @property
-    def messages(self) -> list[str | bytes]:
-        """The Engine.IO messages one by one (for transports that frame them themselves)."""
-        return [self.text, *self.attachments]
-
     def __repr__(self) -> str:
         return (
             f"Outgoing({self.text[:40]!r}, attachments={len(self.attachments)}, key={self.key!r})"

@@ -232,10 +232,8 @@ class EngineConnection:
                 loop = asyncio.get_running_loop()
                 self._poll = loop.create_future()
                 try:
-                    await asyncio.wait_for(
-                        asyncio.shield(self._poll),
-                        self.server.config.ping_interval + self.server.config.ping_timeout,
-                    )
+                    # Heartbeats release a held GET every ping interval anyway.
+                    await asyncio.wait_for(asyncio.shield(self._poll), self.server.config.poll_hold)
                 except TimeoutError:
                     pass
                 finally:

@@ -77,7 +77,6 @@ def test_outgoing_fields() -> None:
     assert out.size == 2 + 3
     assert out.key == "k"
     assert out.volatile is True
-    assert out.messages == ["4x", b"ab", b"c"]
     assert "4x" in repr(out)
 
 
