@@ -151,10 +151,13 @@ class Client:
 
     def send_packet(self, packet: SocketPacket) -> Delivery:
         text, attachments = encode_packet(packet)
-        out = Outgoing("4" + text, attachments)
-        if self.channel.send(out):
+        return self.deliver(Outgoing("4" + text, attachments))
+
+    def deliver(self, packet: Outgoing) -> Delivery:
+        """Write ``packet`` now, or (reliable, buffer full) once there is room."""
+        if self.channel.send(packet):
             return DONE
-        return self.channel.send_when_room(out)
+        return self.channel.send_when_room(packet)
 
     # -- namespace connect -----------------------------------------------------------------
     def _connect(self, packet: SocketPacket) -> None:
@@ -209,8 +212,7 @@ class Client:
         socket.channel = self.channel
         if isinstance(held, Holding):
             for packet in held.packets:
-                if not self.channel.send(packet):
-                    self.channel.send_when_room(packet)
+                self.deliver(packet)
 
     def _unregister(self, socket: Socket) -> None:
         if not socket.connected:

@@ -197,10 +197,10 @@ class Socket:
             future.set_exception(AckTimeout(f"no ack for {event!r} within {limit} s"))
 
     def _send(self, packet: Outgoing) -> Delivery:
-        channel = self.channel
-        if channel.send(packet):
-            return DONE
-        return self.client.channel.send_when_room(packet)
+        if self.channel is self.client.channel:
+            return self.client.deliver(packet)
+        self.channel.send(packet)  # held until the CONNECT packet has gone out
+        return DONE
 
     def disconnect(self, close: bool = False) -> None:
         """Disconnect this socket (``close=True`` closes the whole connection)."""

@@ -64,19 +64,23 @@ async def test_handler_in_a_cell_answers_while_another_cell_is_busy(
 ) -> None:
     kernel, url, token = loaded
     await kernel.run(
-        "votes = []\n"
+        "import threading\n"
+        "votes, started, cell_running = [], threading.Event(), False\n"
         "@sio.on('vote')\n"
         "def vote(peer, choice):\n"
+        "    started.wait(10)  # the busy cell below has begun\n"
         "    votes.append((peer.user, choice))\n"
-        "    return {'tally': len(votes), 'choice': choice}\n"
+        "    return {'tally': len(votes), 'choice': choice, 'cell_running': cell_running}\n"
     )
-    busy = kernel.submit("import time; time.sleep(8); print('slept')")
+    busy = kernel.submit(
+        "import time\ncell_running = True\nstarted.set()\ntime.sleep(8)\n"
+        "cell_running = False\nprint('slept')"
+    )
     client = await browser(url, token, ["polling"])
-    answer = await client.call("vote", "blue", timeout=10)
-    assert answer == {"tally": 1, "choice": "blue"}
+    answer = await client.call("vote", "blue", timeout=20)
+    # answered while the sleeping cell was still running (not queued until it ended)
+    assert answer == {"tally": 1, "choice": "blue", "cell_running": True}
     busy_result = asyncio.ensure_future(kernel.collect(busy))
-    await asyncio.sleep(0)
-    assert not busy_result.done()  # the sleeping cell was still running when we got the ack
     assert "slept" in (await busy_result).stdout
     await client.disconnect()
 

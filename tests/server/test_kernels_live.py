@@ -73,20 +73,24 @@ async def test_browser_event_answered_by_a_cell_while_another_cell_sleeps(
         await kernel.run("%load_ext jupyter_sio")
         await kernel.run(
             "import threading\n"
+            "started, cell_running = threading.Event(), False\n"
             "@sio.on('vote')\n"
             "def vote(peer, choice):\n"
-            "    return {'choice': choice, 'user': peer.user,\n"
+            "    started.wait(10)  # the busy cell below has begun\n"
+            "    return {'choice': choice, 'user': peer.user, 'cell_running': cell_running,\n"
             "            'thread': threading.current_thread().name}\n"
         )
-        busy = kernel.submit("import time; time.sleep(6); print('done sleeping')")
+        busy = kernel.submit(
+            "import time\ncell_running = True\nstarted.set()\ntime.sleep(6)\n"
+            "cell_running = False\nprint('done sleeping')"
+        )
         async with NodePuppet() as puppet:
             node = await node_client(puppet, server, ["polling"])
-            [answer] = await node.emit_ack("vote", "blue", timeout=10)
+            [answer] = await node.emit_ack("vote", "blue", timeout=20)
         assert answer["choice"] == "blue"
         assert answer["thread"] != "MainThread"
+        assert answer["cell_running"] is True  # answered while the other cell still slept
         execution = asyncio.ensure_future(kernel.collect(busy))
-        await asyncio.sleep(0)
-        assert not execution.done()  # answered while the other cell was still sleeping
         assert "done sleeping" in (await execution).stdout
     finally:
         await kernel.stop()
