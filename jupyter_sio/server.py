@@ -21,7 +21,7 @@ from tornado import httpserver, web
 from tornado.netutil import bind_sockets
 
 from .hub.hub import Hub
-from .transport.engine import EngineServer
+from .transport.eio_connection import EngineServer
 from .transport.tornado import EngineIOHandler, engineio_route
 
 log = logging.getLogger("jupyter_sio")

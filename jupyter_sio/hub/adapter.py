@@ -20,7 +20,7 @@ from ..protocol.frames import Outgoing
 
 if TYPE_CHECKING:
     from .namespace import Namespace
-    from .socket import Socket
+    from .namespace_socket import Socket
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,13 @@ from typing import Any, overload
 
 from ..config import HubConfig
 from .adapter import Adapter, InMemoryAdapter
-from .client import Channel, Client, Handshake, Identity
+from .sio_connection import Channel, Client, Handshake, Identity
 from .delivery import Delivery
 from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
 from .operators import BroadcastOperator
 from .powers import KernelRouter
 from .powers import install as install_powers
-from .socket import Socket
+from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
 

@@ -15,7 +15,7 @@ from .operators import BroadcastOperator
 
 if TYPE_CHECKING:
     from .hub import Hub
-    from .socket import Socket
+    from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
 

@@ -12,11 +12,11 @@ from ..exceptions import AckTimeout, BufferFull
 from ..protocol.frames import Outgoing
 from .adapter import BroadcastOptions
 from .delivery import DONE, Delivery
-from .socket import encode_event
+from .namespace_socket import encode_event
 
 if TYPE_CHECKING:
     from .namespace import Namespace
-    from .socket import Socket
+    from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
 

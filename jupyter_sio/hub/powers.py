@@ -50,12 +50,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeout, Disconnected
 from .adapter import BroadcastOptions
-from .client import ANONYMOUS, Identity
+from .sio_connection import ANONYMOUS, Identity
 
 if TYPE_CHECKING:
     from .hub import Hub
     from .namespace import Namespace
-    from .socket import Socket
+    from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
 

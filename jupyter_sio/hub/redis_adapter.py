@@ -33,7 +33,7 @@ from .adapter import Adapter, BroadcastOptions
 
 if TYPE_CHECKING:
     from .namespace import Namespace
-    from .socket import Socket
+    from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub.redis")
 

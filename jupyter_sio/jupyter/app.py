@@ -37,7 +37,7 @@ from ..config import TRANSPORTS, HubConfig
 from ..exceptions import ConfigError
 from ..hub.adapter import Adapter
 from ..hub.hub import Hub
-from ..transport.engine import EngineServer
+from ..transport.eio_connection import EngineServer
 from .handlers import JupyterEngineIOHandler, JupyterKernelLinkHandler
 
 #: Environment variables the extension sets for the kernels the server starts.

@@ -38,8 +38,8 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import origin_matches_pat
 from tornado import httputil, web
 
-from ..hub.client import Identity
-from ..transport.engine import EngineServer
+from ..hub.sio_connection import Identity
+from ..transport.eio_connection import EngineServer
 from ..transport.kernel_link import kernel_identity
 from ..transport.tornado import (
     BAD_REQUEST,

@@ -32,7 +32,7 @@ from ..exceptions import (
     PayloadTooLarge,
     RemoteProtocolError,
 )
-from ..protocol.socket import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
+from ..protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
 
 log = logging.getLogger("jupyter_sio.kernel")
 

@@ -15,9 +15,9 @@ from typing import Any
 from tornado import httpserver, web
 from tornado.netutil import bind_sockets
 
-from ..hub.client import Identity
+from ..hub.sio_connection import Identity
 from ..hub.hub import Hub
-from ..transport.engine import EngineServer
+from ..transport.eio_connection import EngineServer
 from ..transport.kernel_link import KernelLinkHandler
 from ..transport.tornado import FORBIDDEN, EngineError, EngineIOHandler, engineio_route
 from .discovery import Endpoint, kernel_headers

@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from ..exceptions import AckTimeout, Disconnected, SioError
-from ..protocol.socket import SocketPacket, SocketPacketType, encode_packet
+from ..protocol.sio_codec import SocketPacket, SocketPacketType, encode_packet
 from .connection import KernelConnection
 from .discovery import Endpoint, discover, kernel_id
 from .embedded import EmbeddedHub

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import struct
 
-from .engine import RECORD_SEPARATOR
+from .eio_codec import RECORD_SEPARATOR
 
 _OP_TEXT = 0x81  # FIN + text opcode
 _OP_BINARY = 0x82  # FIN + binary opcode

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from ..hub.client import Identity
-from .engine import EngineServer
+from ..hub.sio_connection import Identity
+from .eio_connection import EngineServer
 from .tornado import FORBIDDEN, EngineError, EngineIOHandler
 
 TOKEN_HEADER = "X-Jupyter-Sio-Token"

@@ -18,10 +18,10 @@ from tornado import iostream, web
 from tornado.websocket import WebSocketHandler
 
 from ..exceptions import RemoteProtocolError
-from ..hub.client import Handshake, Identity
-from ..protocol.engine import PROTOCOL_VERSION
-from ..protocol.session import Transport
-from .engine import EngineConnection, EngineServer
+from ..hub.sio_connection import Handshake, Identity
+from ..protocol.eio_codec import PROTOCOL_VERSION
+from ..protocol.eio_session import Transport
+from .eio_connection import EngineConnection, EngineServer
 
 log = logging.getLogger("jupyter_sio.transport")
 
@@ -55,7 +55,7 @@ class EngineError(Exception):
 
 
 class TornadoPeer:
-    """Adapts a Tornado WebSocket to :class:`~jupyter_sio.transport.engine.WebSocketPeer`.
+    """Adapts a Tornado WebSocket to :class:`~jupyter_sio.transport.eio_connection.WebSocketPeer`.
 
     ``write_frame`` writes pre-built frame bytes. When nothing is pending in Tornado's
     stream it tries the socket directly (plain TCP only): a broadcast then costs one system

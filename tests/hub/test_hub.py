@@ -20,7 +20,7 @@ from jupyter_sio.exceptions import (
 )
 from jupyter_sio.hub import Hub, Socket
 from jupyter_sio.hub.delivery import DONE
-from jupyter_sio.protocol.socket import SocketPacket, SocketPacketType
+from jupyter_sio.protocol.sio_codec import SocketPacket, SocketPacketType
 from tests.helpers import RecordingChannel, connect, feed, open_client, settle
 
 T = SocketPacketType

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_sio.hub.client import Identity
+from jupyter_sio.hub.sio_connection import Identity
 
 from .conftest import Server
 from .test_socketio_client import _connect

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from jupyter_sio.protocol.engine import EnginePacket, EnginePacketType, decode_payload
+from jupyter_sio.protocol.eio_codec import EnginePacket, EnginePacketType, decode_payload
 from jupyter_sio.protocol.frames import CLOSE, NOOP, PING, Outgoing, ws_frame
 from tests.helpers import parse_ws_frames
 

@@ -1,8 +1,8 @@
-"""Engine.IO connections on asyncio: the I/O half of :mod:`jupyter_sio.protocol.session`.
+"""Engine.IO connections on asyncio: the I/O half of :mod:`jupyter_sio.protocol.eio_session`.
 
 An :class:`EngineConnection` owns one :class:`EngineSession` (the protocol state), its
 :class:`Outbox`, the current transport (a held long-poll GET or a WebSocket) and one timer
-for heartbeats. It is the hub's :class:`~jupyter_sio.hub.client.Channel`.
+for heartbeats. It is the hub's :class:`~jupyter_sio.hub.sio_connection.Channel`.
 
 The write path is built for broadcast: :meth:`EngineConnection.send` gets an
 :class:`Outgoing` encoded once for all recipients. On an idle WebSocket it writes the cached
@@ -21,11 +21,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import BufferFull, Disconnected, RemoteProtocolError
-from ..hub.client import Client, Handshake
-from ..protocol.engine import EnginePacket, EnginePacketType, decode_packet, decode_payload
+from ..hub.sio_connection import Client, Handshake
+from ..protocol.eio_codec import EnginePacket, EnginePacketType, decode_packet, decode_payload
 from ..protocol.frames import CLOSE, NOOP, PING, Outgoing
 from ..protocol.outbox import Outbox, PushResult
-from ..protocol.session import (
+from ..protocol.eio_session import (
     Closed,
     CloseReason,
     EngineSession,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jupyter_sio.exceptions import RemoteProtocolError
-from jupyter_sio.protocol.engine import (
+from jupyter_sio.protocol.eio_codec import (
     RECORD_SEPARATOR,
     EnginePacket,
     EnginePacketType,

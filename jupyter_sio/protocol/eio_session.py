@@ -24,7 +24,7 @@ from enum import Enum
 
 from ..config import HubConfig
 from ..exceptions import RemoteProtocolError
-from .engine import EnginePacket, EnginePacketType
+from .eio_codec import EnginePacket, EnginePacketType
 
 
 class Transport(str, Enum):
@@ -59,7 +59,7 @@ class Heartbeat(Enum):
 
 
 # Events the I/O layer carries out. Messages are not wrapped in events: the hot path hands
-# MESSAGE data straight to the Socket.IO layer (see transport.engine).
+# MESSAGE data straight to the Socket.IO layer (see transport.eio_connection).
 @dataclass(frozen=True, slots=True)
 class ProbeReply:
     """Answer ``3probe`` on the probe WebSocket and release any pending poll with a noop."""

@@ -9,8 +9,8 @@ import pytest
 
 from jupyter_sio.config import HubConfig
 from jupyter_sio.exceptions import RemoteProtocolError
-from jupyter_sio.protocol.engine import EnginePacket, EnginePacketType, decode_packet
-from jupyter_sio.protocol.session import (
+from jupyter_sio.protocol.eio_codec import EnginePacket, EnginePacketType, decode_packet
+from jupyter_sio.protocol.eio_session import (
     Closed,
     CloseReason,
     EngineSession,

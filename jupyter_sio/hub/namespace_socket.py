@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeout, Disconnected
 from ..protocol.frames import Outgoing
-from ..protocol.socket import RESERVED_EVENTS, SocketPacket, SocketPacketType, encode_packet
+from ..protocol.sio_codec import RESERVED_EVENTS, SocketPacket, SocketPacketType, encode_packet
 from .delivery import DONE, Delivery
 
 if TYPE_CHECKING:
-    from .client import Channel, Client
+    from .sio_connection import Channel, Client
     from .namespace import Namespace
     from .operators import BroadcastOperator
 

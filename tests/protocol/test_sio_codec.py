@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jupyter_sio.exceptions import LocalProtocolError, PayloadTooLarge, RemoteProtocolError
-from jupyter_sio.protocol.socket import (
+from jupyter_sio.protocol.sio_codec import (
     RESERVED_EVENTS,
     PacketDecoder,
     SocketPacket,

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import ConnectionRefused, PayloadTooLarge, RemoteProtocolError
 from ..protocol.frames import Outgoing
-from ..protocol.socket import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
+from ..protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
 from .delivery import DONE, Delivery
-from .socket import Holding, Socket
+from .namespace_socket import Holding, Socket
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -20,7 +20,7 @@ log = logging.getLogger("jupyter_sio.hub")
 
 
 class Channel(Protocol):
-    """What the hub needs from a transport connection (see ``transport.engine``)."""
+    """What the hub needs from a transport connection (see ``transport.eio_connection``)."""
 
     @property
     def sid(self) -> str: ...
