@@ -50,6 +50,8 @@ class HubConfig:
         answer_unhandled: when a client asks for an ack on an event nobody handles, answer
             ``{"error": "unhandled", ...}`` at once instead of letting the client time out.
         max_retained: retained values kept per room (oldest key evicted first).
+        link_max_message: largest WebSocket message a kernel link accepts (a batch of
+            frames, or one binary attachment), in bytes.
         max_poll_packets: Engine.IO messages per long-polling response. The python-engineio
             client refuses payloads of more than 16 (python-engineio#142), so that is the
             default; the rest goes out with the next GET.
@@ -74,6 +76,7 @@ class HubConfig:
     answer_unhandled: bool = True
     max_retained: int = 1000
     max_poll_packets: int = 16
+    link_max_message: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         positive = (
@@ -94,6 +97,7 @@ class HubConfig:
             "max_buffer_bytes",
             "write_high_water",
             "max_retained",
+            "link_max_message",
         ):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) > 0):
                 raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")

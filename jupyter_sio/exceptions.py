@@ -11,7 +11,14 @@
     ├── AckTimeout (+ TimeoutError)  no acknowledgement within the deadline
     ├── BufferFull                   a reliable emit found no room in a recipient's outbound buffer
     ├── PayloadTooLarge (+ ValueError)  a packet exceeds ``max_payload`` / attachment caps
+    ├── UnknownNamespace (+ LookupError)  the hub has no such namespace
+    ├── UnknownSocket (+ LookupError)  no socket with that id is connected
+    ├── Forbidden (+ PermissionError)  the identity lacks the permission (e.g. kernel powers)
+    ├── HandlerError                 the handler that answered raised; ``type`` is its class name
     └── ConfigError (+ ValueError)   a setting has an impossible value
+
+Errors that happen in the hub on a kernel's behalf cross the kernel link as
+``{type, message}`` and are raised in the cell as the same class (:func:`from_wire`).
 
 Builtin names are never shadowed: a connect handler may also raise the builtin
 :class:`ConnectionRefusedError`, which is treated like :class:`ConnectionRefused`.
@@ -84,3 +91,50 @@ class PayloadTooLarge(SioError, ValueError):
 
 class ConfigError(SioError, ValueError):
     """A configuration value is out of range; the message names the setting."""
+
+
+class UnknownNamespace(SioError, LookupError):
+    """The hub has no namespace of that name (and no dynamic namespace matches it)."""
+
+
+class UnknownSocket(SioError, LookupError):
+    """No socket with that id is connected (it left, or never existed)."""
+
+
+class Forbidden(SioError, PermissionError):
+    """The connection's identity may not do this (the message says which permission)."""
+
+
+class HandlerError(SioError):
+    """The handler that answered a request raised; ``type`` names the exception's class."""
+
+    def __init__(self, message: str, kind: str = "Exception") -> None:
+        super().__init__(message)
+        self.type = kind
+
+
+_WIRE: dict[str, type[SioError]] = {
+    cls.__name__: cls
+    for cls in (
+        AckTimeout,
+        BufferFull,
+        Disconnected,
+        PayloadTooLarge,
+        UnknownNamespace,
+        UnknownSocket,
+        Forbidden,
+        RemoteProtocolError,
+        LocalProtocolError,
+        ConfigError,
+    )
+}
+
+
+def from_wire(error: dict[str, Any]) -> SioError:
+    """The exception a ``{type, message}`` error from the link stands for."""
+    name = str(error.get("type", "SioError"))
+    message = str(error.get("message", ""))
+    cls = _WIRE.get(name)
+    if cls is None:
+        return HandlerError(f"{name}: {message}", name)
+    return cls(message)

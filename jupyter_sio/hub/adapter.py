@@ -44,6 +44,9 @@ class Adapter:
     ``super()`` for the local part); the synchronous membership methods stay local.
     """
 
+    #: whether room operations must also be told to other nodes (a Redis adapter: True)
+    spans_nodes = False
+
     def __init__(self, namespace: Namespace) -> None:
         self.namespace = namespace
         self.rooms: dict[str, set[str]] = {}

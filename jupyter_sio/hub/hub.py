@@ -19,8 +19,9 @@ from .sio_connection import Channel, Client, Handshake, Identity
 from .delivery import Delivery
 from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
 from .operators import BroadcastOperator
-from .powers import KernelRouter
-from .powers import install as install_powers
+from .browser_events import install as install_browser_events
+from .kernel_peer import KernelPeer, LinkWriter
+from .kernel_routing import KernelRouter
 from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
@@ -68,22 +69,41 @@ class Hub:
         self.clients: dict[str, Client] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
-        self.kernels: KernelRouter | None = None
+        #: which kernel answers which client event (see :mod:`.kernel_routing`)
+        self.kernel_router = KernelRouter()
+        self.kernel_peers: set[KernelPeer] = set()
         #: ``hook(socket, rooms_it_was_in)`` after a socket left its namespace
-        self.closed_hooks: list[Callable[[Socket, set[str]], None]] = []
+        self.closed_hooks: list[Callable[[Socket, set[str]], None]] = [self._socket_left]
+        self._browser_events = False
         self.of("/")
 
-    def enable_kernel_powers(self) -> KernelRouter:
-        """Accept the ``sio:*`` events of trusted peers (kernels); see :mod:`.powers`."""
-        if self.kernels is None:
-            self.kernels = install_powers(self)
-        return self.kernels
+    def enable_browser_events(self) -> None:
+        """Serve the ``sio:*`` built-ins browsers use (subscribe, presence, publish, ...)."""
+        if not self._browser_events:
+            self._browser_events = True
+            install_browser_events(self)
+
+    def open_kernel_link(self, writer: LinkWriter, handshake: Handshake) -> KernelPeer:
+        """A transport accepted a kernel link (trusted: its identity has powers)."""
+        peer = KernelPeer(self, writer, handshake)
+        self.kernel_peers.add(peer)
+        return peer
+
+    def kernel_link_closed(self, peer: KernelPeer, reason: str) -> None:
+        self.kernel_peers.discard(peer)
+        peer.close(reason)
+
+    def _socket_left(self, socket: Socket, _rooms: set[str]) -> None:
+        router = self.kernel_router
+        if router.owners:
+            router.forget_socket(socket)
+        for peer in self.kernel_peers:
+            if peer.routed:
+                peer.socket_left(socket)
 
     def unhandled(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
-        """A client event without a handler: route it to kernels, or answer its ack."""
-        event, args = data[0], tuple(data[1:])
-        if self.kernels is not None and self.kernels.dispatch(socket, event, args, ack_id):
-            return
+        """A client event nobody handles: answer its ack at once (``answer_unhandled``)."""
+        event = data[0]
         log.debug("no handler for event %r in namespace %s", event, socket.namespace.name)
         if ack_id is not None and self.config.answer_unhandled:
             socket._answer(
@@ -231,6 +251,8 @@ class Hub:
 
     async def close(self) -> None:
         """Disconnect every client and close the adapters (clean shutdown)."""
+        for peer in list(self.kernel_peers):
+            self.kernel_link_closed(peer, "server shutting down")
         for client in list(self.clients.values()):
             client.channel.close("server shutting down")
         for namespace in list(self.namespaces.values()):

@@ -118,14 +118,13 @@ class Namespace:
         return self._all.emit(event, *args, key=key)
 
     # -- dispatch (used by Socket / Client) ------------------------------------------------
-    def resolve_handler(self, data: list[Any]) -> tuple[Handler | None, tuple[Any, ...]]:
-        event = data[0]
-        events = self.handlers.events
-        handler = events.get(event) if event not in LIFECYCLE else None
-        if handler is not None:
-            return handler, tuple(data[1:])
-        catch_all = events.get(CATCH_ALL)
-        return catch_all, tuple(data)
+    def handler_for(self, event: Any) -> Handler | None:
+        """The handler registered for ``event`` (lifecycle names are not client events)."""
+        return self.handlers.events.get(event) if event not in LIFECYCLE else None
+
+    def catch_all(self) -> Handler | None:
+        """The ``"*"`` handler: events nobody else handles, as ``(socket, event, *args)``."""
+        return self.handlers.events.get(CATCH_ALL)
 
     async def run_middleware(self, socket: Socket, auth: dict[str, Any]) -> None:
         """Run connect middleware in order; any of them raises to refuse."""

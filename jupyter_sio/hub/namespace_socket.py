@@ -112,6 +112,10 @@ class Socket:
         """``"polling"`` or ``"websocket"``."""
         return self.client.channel.transport_name
 
+    def describe_identity(self) -> dict[str, Any]:
+        """Who is behind this socket, as the hub authenticated it (never from payloads)."""
+        return self.client.handshake.user.describe()
+
     def describe(self) -> dict[str, Any]:
         """Who this socket is, for listings and presence (plain data: it may cross nodes)."""
         info = self.client.handshake.user.describe()
@@ -164,11 +168,20 @@ class Socket:
         :class:`AckTimeout` after ``timeout`` (default ``ack_timeout``), or
         :class:`Disconnected` if the socket goes away first.
         """
+        name = self.namespace.name
+        return self.call_encoded(
+            lambda ack_id: encode_event(name, event, args, ack_id=ack_id), event, timeout
+        )
+
+    def call_encoded(
+        self, build: Callable[[int], Outgoing], event: str, timeout: float | None = None
+    ) -> asyncio.Future[Any]:
+        """:meth:`call` with a packet built by ``build(ack_id)`` (kernels encode their own)."""
         if not self.connected:
             raise Disconnected(f"socket {self.id} is not connected")
         self._ack_id += 1
         ack_id = self._ack_id
-        packet = encode_event(self.namespace.name, event, args, ack_id=ack_id)
+        packet = build(ack_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._acks[ack_id] = future
@@ -194,7 +207,9 @@ class Socket:
     def _ack_expired(self, ack_id: int, event: str, limit: float) -> None:
         future = self._acks.pop(ack_id, None)
         if future is not None and not future.done():
-            future.set_exception(AckTimeout(f"no ack for {event!r} within {limit} s"))
+            future.set_exception(
+                AckTimeout(f"no ack for {event!r} from socket {self.id} within {limit} s")
+            )
 
     def _send(self, packet: Outgoing) -> Delivery:
         if self.channel is self.client.channel:
@@ -225,10 +240,24 @@ class Socket:
             self._closed("client namespace disconnect")
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        handler, args = self.namespace.resolve_handler(data)
-        if handler is None:
-            self.client.hub.unhandled(self, data, ack_id)
-            return
+        # A hub handler for the event, else the kernel the router picks, else "*"
+        # (see hub.kernel_routing); kernels never wait in this socket's handler queue.
+        namespace = self.namespace
+        handler = namespace.handler_for(data[0])
+        if handler is not None:
+            args = tuple(data[1:])
+        else:
+            router = self.client.hub.kernel_router
+            if router.routes:
+                peer = router.choose(self, data[0])
+                if peer is not None:
+                    peer.route_event(self, data, ack_id)
+                    return
+            handler = namespace.catch_all()
+            if handler is None:
+                self.client.hub.unhandled(self, data, ack_id)
+                return
+            args = tuple(data)
         if self._pending is not None:
             self._pending.append((handler, args, ack_id))
             return

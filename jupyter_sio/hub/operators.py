@@ -90,7 +90,7 @@ class BroadcastOperator:
         blocked = self.namespace.adapter.broadcast(packet, self.options)
         if not blocked:
             return DONE
-        return self.namespace.hub.spawn(_wait_for_room(blocked, packet))
+        return self.namespace.hub.spawn(wait_for_room(blocked, packet))
 
     def sockets(self) -> list[Socket]:
         """This process's sockets matching the target (see :meth:`fetch_sockets`)."""
@@ -124,7 +124,9 @@ class BroadcastOperator:
         return {s.id: r for s, r in zip(sockets, results, strict=True)}
 
 
-async def _wait_for_room(blocked: list[Socket], packet: Outgoing) -> None:
+async def wait_for_room(blocked: list[Socket], packet: Outgoing) -> None:
+    """Wait until ``packet`` found room at each blocked socket; disconnect those whose
+    buffer stays full past ``send_timeout`` (one stuck client never stalls a room)."""
     waits = [s.client.channel.send_when_room(packet) for s in blocked]
     results = await asyncio.gather(*waits, return_exceptions=True)
     for socket, result in zip(blocked, results, strict=True):

@@ -85,6 +85,8 @@ def _opts(header: dict[str, Any]) -> BroadcastOptions:
 class RedisAdapter(Adapter):
     """The in-memory adapter for this node, plus Redis pub/sub for the others."""
 
+    spans_nodes = True
+
     def __init__(
         self, namespace: Namespace, client: Any, *, prefix: str, request_timeout: float
     ) -> None:

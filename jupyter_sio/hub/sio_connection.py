@@ -159,6 +159,19 @@ class Client:
             return DONE
         return self.channel.send_when_room(packet)
 
+    def attach_trusted(self, namespace: Any) -> Socket:
+        """A socket for a trusted peer (a kernel link): no middleware, no connect handler,
+        no CONNECT packet; it is in its namespace at once."""
+        socket = Socket(namespace, self, {})
+        socket.connected = True
+        socket.channel = self.channel
+        self.sockets[namespace.name] = socket
+        namespace.add(socket)
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        return socket
+
     # -- namespace connect -----------------------------------------------------------------
     def _connect(self, packet: SocketPacket) -> None:
         name = packet.namespace

@@ -38,7 +38,11 @@ from ..exceptions import ConfigError
 from ..hub.adapter import Adapter
 from ..hub.hub import Hub
 from ..transport.eio_connection import EngineServer
-from .handlers import JupyterEngineIOHandler, JupyterKernelLinkHandler
+from .handlers import (
+    JupyterEngineIOHandler,
+    JupyterKernelLinkHandler,
+    JupyterKernelSocketIOHandler,
+)
 
 #: Environment variables the extension sets for the kernels the server starts.
 TOKEN_ENV = "JUPYTER_SIO_TOKEN"
@@ -235,7 +239,7 @@ class JupyterSioApp(ExtensionApp):
 
             adapter = redis_adapter(self.redis_url, prefix=self.redis_prefix)
         self.hub = Hub(config, adapter=adapter, room_policy=self._room_policy())
-        self.hub.enable_kernel_powers()
+        self.hub.enable_browser_events()
         self.engine = EngineServer(self.hub)
         self.secret = (self.kernel_secret or secrets.token_urlsafe(32)) if self.kernel_link else ""
         self._saved_environ: dict[str, str | None] = {}
@@ -256,13 +260,9 @@ class JupyterSioApp(ExtensionApp):
             (rf"/{path}/socket\.io/?", JupyterEngineIOHandler, {"server": self.engine})
         ]
         if self.kernel_link:
-            routes.append(
-                (
-                    rf"/{path}/kernel/?",
-                    JupyterKernelLinkHandler,
-                    {"server": self.engine, "secret": self.secret},
-                )
-            )
+            link = {"server": self.engine, "secret": self.secret}
+            routes.append((rf"/{path}/kernel/?", JupyterKernelLinkHandler, link))
+            routes.append((rf"/{path}/kernel-sio/?", JupyterKernelSocketIOHandler, link))
         self.handlers.extend(routes)
         assert self.serverapp is not None
         web_app = self.serverapp.web_app

@@ -10,8 +10,8 @@ What Jupyter contributes, on every request:
   cookie), the XSRF check on POST for cookie-authenticated requests, and 403 (never a
   login redirect) when nobody is logged in.
 - The Authorizer, on resource ``"jupyter_sio"``: ``read`` is needed to connect at all,
-  ``write`` lets the user publish (``sio:publish``), ``execute`` gives kernel powers
-  (``sio:emit``, ``sio:join`` … on behalf of other sockets).
+  ``write`` lets the user publish (``sio:publish``), ``execute`` lets a script open the
+  kernel link with the user's credentials (kernel powers: emit anywhere, handle events...).
 - Jupyter's Origin policy: same origin, token-authenticated requests, and
   ``ServerApp.allow_origin`` / ``allow_origin_pat`` pass; a cross-origin request carrying only
   a cookie is refused (XSRF is never checked on a WebSocket GET, so this is the defence
@@ -21,9 +21,8 @@ What Jupyter contributes, on every request:
 Every refusal is an Engine.IO JSON error (``{"code": 4, "message": "Forbidden", ...}``),
 never Jupyter's HTML error page.
 
-The kernel link (:class:`JupyterKernelLinkHandler`) bypasses the IdentityProvider: a kernel
-has no cookie (and under JupyterHub no usable token), so it presents the per-server secret in
-``X-Jupyter-Sio-Token`` instead, over WebSocket only.
+The kernel link (:class:`JupyterKernelLinkHandler`) also takes the per-server secret in
+``X-Jupyter-Sio-Token``: a kernel has no cookie (and under JupyterHub no usable token).
 """
 
 from __future__ import annotations
@@ -37,10 +36,17 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import origin_matches_pat
 from tornado import httputil, web
+from tornado.websocket import WebSocketHandler
 
 from ..hub.sio_connection import Identity
 from ..transport.eio_connection import EngineServer
-from ..transport.kernel_link import kernel_identity
+from ..transport.kernel_link import (
+    KERNEL_HEADER,
+    SESSION_HEADER,
+    TOKEN_HEADER,
+    KernelLinkMixin,
+    kernel_identity,
+)
 from ..transport.tornado import (
     BAD_REQUEST,
     ERROR_MESSAGES,
@@ -231,16 +237,20 @@ class JupyterEngineIOHandler(JupyterEngineIOBase):
         )
 
 
-class JupyterKernelLinkHandler(JupyterEngineIOBase):
-    """The kernel endpoint ``<base_url><path>/kernel/``: WebSocket only, kernel secret auth.
+class JupyterKernelLinkHandler(KernelLinkMixin, JupyterEngineIOBase):
+    """The kernel link ``<base_url><path>/kernel/``: WebSocket only, link frames.
 
-    Marked ``@allow_unauthenticated`` for Jupyter (kernels have no Jupyter credentials);
-    the secret in ``X-Jupyter-Sio-Token`` is checked instead, and grants kernel powers.
+    Kernels the server started present the per-server secret in ``X-Jupyter-Sio-Token``
+    (they have no Jupyter credentials, hence ``@allow_unauthenticated``). Scripts and other
+    processes may instead authenticate as a Jupyter user (the server token, a login cookie)
+    who has ``execute`` permission on resource ``jupyter_sio``: the link gives kernel powers.
     """
 
     def initialize(self, server: EngineServer, secret: str = "") -> None:  # type: ignore[override]
         super().initialize(server)
         self.secret = secret
+        self._link = None
+        self._identity: Identity | None = None
 
     @allow_unauthenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -248,14 +258,14 @@ class JupyterKernelLinkHandler(JupyterEngineIOBase):
             self._engine_error(EngineError(FORBIDDEN, 403, "the kernel link is WebSocket only"))
             return
         try:
-            self.authenticate()
+            self._identity = await self._link_user()
         except EngineError as exc:
             self.log.warning("jupyter_sio: refused kernel link: %s", exc)
             self._engine_error(exc)
             return
         if self._refuse_cross_origin_websocket():
             return
-        await super().get(*args, **kwargs)
+        await WebSocketHandler.get(self, *args, **kwargs)
 
     @allow_unauthenticated
     async def post(self, *args: Any, **kwargs: Any) -> None:
@@ -265,5 +275,72 @@ class JupyterKernelLinkHandler(JupyterEngineIOBase):
     def options(self, *args: Any) -> None:
         self._engine_error(EngineError(FORBIDDEN, 403, "the kernel link is WebSocket only"))
 
+    async def _link_user(self) -> Identity:
+        if TOKEN_HEADER in self.request.headers:
+            return kernel_identity(self.request.headers, self.secret)
+        user: User | None = self.current_user
+        if user is None:
+            raise EngineError(FORBIDDEN, 403, "bad or missing kernel secret")
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, "execute", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise EngineError(FORBIDDEN, 403, f"user {user.username} may not execute {AUTH_RESOURCE}")
+        kernel_id = self.request.headers.get(KERNEL_HEADER) or None
+        return Identity(
+            name=user.username,
+            display_name=user.display_name,
+            kernel_id=kernel_id,
+            session=self.request.headers.get(SESSION_HEADER) or None,
+            powers=True,
+        )
+
     def authenticate(self) -> Identity:
-        return kernel_identity(self.request.headers, self.secret)
+        if self._identity is None:
+            raise EngineError(FORBIDDEN, 403)
+        return self._identity
+
+    def link_identity(self) -> Identity:
+        return self.authenticate()
+
+
+class JupyterKernelSocketIOHandler(JupyterEngineIOBase):
+    """``<base_url><path>/kernel-sio/``: Engine.IO over WebSocket for a kernel's widget relay.
+
+    The comm relay (:mod:`jupyter_sio.widgets.relay`) connects for a widget whose page cannot
+    reach the hub, as a Socket.IO client: it has no Jupyter credentials, so it presents the
+    kernel secret like the kernel link does. It gets a browser's rights (subscribe, publish),
+    not kernel powers: kernel powers travel on the kernel link only.
+    """
+
+    def initialize(self, server: EngineServer, secret: str = "") -> None:  # type: ignore[override]
+        super().initialize(server)
+        self.secret = secret
+
+    @allow_unauthenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if not is_upgrade(self.request):
+            self._engine_error(EngineError(FORBIDDEN, 403, "WebSocket only"))
+            return
+        try:
+            self.authenticate()
+        except EngineError as exc:
+            self.log.warning("jupyter_sio: refused kernel relay: %s", exc)
+            self._engine_error(exc)
+            return
+        if self._refuse_cross_origin_websocket():
+            return
+        await super().get(*args, **kwargs)
+
+    @allow_unauthenticated
+    async def post(self, *args: Any, **kwargs: Any) -> None:
+        self._engine_error(EngineError(FORBIDDEN, 403, "WebSocket only"))
+
+    @allow_unauthenticated
+    def options(self, *args: Any) -> None:
+        self._engine_error(EngineError(FORBIDDEN, 403, "WebSocket only"))
+
+    def authenticate(self) -> Identity:
+        kernel = kernel_identity(self.request.headers, self.secret)
+        return Identity(name=kernel.name, display_name=kernel.display_name,
+                        kernel_id=kernel.kernel_id, session=kernel.session, powers=False)

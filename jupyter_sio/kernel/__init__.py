@@ -22,17 +22,18 @@ def connect(
     """Connect to a hub and return a started :class:`KernelSio`.
 
     Without ``url``: the hub of the server that started this kernel, else an embedded one.
-    With ``url``: a Jupyter server's extension base (``http://host:8888/jupyter-sio/``) or a
-    hub's Socket.IO endpoint, authenticated with the server ``token``.
+    With ``url``: a Jupyter server's extension base (``http://host:8888/jupyter-sio/``),
+    authenticated with the server ``token`` (a user with ``execute`` permission): the
+    script then has the same kernel link, and powers, as a notebook kernel.
     """
     if url is None:
         return KernelSio().start(embedded=embedded, timeout=timeout)
     base = url if url.endswith("/") else url + "/"
-    endpoint_url = base if base.rstrip("/").endswith("socket.io") else base + "socket.io/"
+    for suffix in ("socket.io/", "kernel/"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
     headers = {"Authorization": f"token {token}"} if token else {}
-    endpoint = Endpoint(
-        endpoint_url, headers, source="explicit", base=base if endpoint_url != base else ""
-    )
+    endpoint = Endpoint(base + "kernel/", headers, source="explicit", base=base)
     return KernelSio().start(endpoint, timeout=timeout)
 
 

@@ -4,9 +4,9 @@ Sources, in order (see shared research, "How a kernel finds its server"):
 
 1. ``JUPYTER_SIO_URL`` + ``JUPYTER_SIO_TOKEN``: set by the server extension for every
    kernel it starts; the kernel uses the kernel link with the per-server secret.
-2. The server's runtime file ``jpserver-<JPY_PARENT_PID>.json``: its url and token reach
-   the extension's Socket.IO endpoint as the server's user (kernel powers then come from
-   the Authorizer's ``execute`` permission). Skipped when the file has no token.
+2. The server's runtime file ``jpserver-<JPY_PARENT_PID>.json``: its url and token open the
+   kernel link as the server's user (who needs the Authorizer's ``execute`` permission).
+   Skipped when the file has no token.
 3. Nothing: the caller starts an embedded hub.
 
 The kernel id comes from the connection file name (``kernel-<id>.json``); the notebook path
@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..transport.kernel_link import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
+from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
 
 URL_ENV = "JUPYTER_SIO_URL"
 TOKEN_ENV = "JUPYTER_SIO_TOKEN"
@@ -108,7 +108,7 @@ def from_runtime_file(environ: dict[str, str] | None = None) -> Endpoint | None:
         scheme = "https" if info.get("secure") else "http"
         base = f"{scheme}://{host}:{info['port']}{info.get('base_url', '/')}{EXTENSION_PATH}"
         return Endpoint(
-            base + "socket.io/",
+            base + "kernel/",
             {"Authorization": f"token {token}"},
             source="runtime file",
             base=base,

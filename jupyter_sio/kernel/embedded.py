@@ -57,7 +57,7 @@ class EmbeddedHub:
         self.secret = secrets.token_urlsafe(32)
         self.token = secrets.token_urlsafe(24)
         self.hub = Hub(**settings)
-        self.hub.enable_kernel_powers()
+        self.hub.enable_browser_events()
         self.engine = EngineServer(self.hub)
         self._http: httpserver.HTTPServer | None = None
 

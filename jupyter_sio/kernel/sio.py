@@ -1,17 +1,21 @@
-"""``sio``: the object notebook cells (and scripts) use to talk to the hub.
+"""``sio``: the object notebook cells (and scripts) use to act as server-side code.
 
-It owns a private thread running an asyncio loop with one :class:`KernelConnection`, so:
+It owns a private I/O thread running an asyncio loop with one :class:`LinkClient`, and a
+handler thread, so:
 
-- :meth:`KernelSio.emit` never blocks: the packet is encoded in the caller's thread (bad
-  data raises there, in the cell) and written by the I/O thread; it works from any thread;
-- events from browsers are handled while a cell is busy: sync handlers run in order on a
-  handler thread, ``async def`` handlers on the I/O loop;
-- after a hub restart the connection comes back with backoff and re-joins its rooms and
-  re-registers its handlers; after a kernel restart the hub gives the kernel (same kernel
-  id) its rooms back.
+- :meth:`KernelSio.emit` encodes the Socket.IO packet in the caller's thread (bad data
+  raises there, in the cell) and queues it in the bounded link buffer; the I/O thread sends
+  queued frames in batches. It never waits, unless the buffer is full (see
+  :mod:`.link_buffer`: then it waits up to ``send_timeout`` and raises ``BufferFull``);
+- client events routed to this kernel are handled while a cell is busy: sync handlers one
+  at a time on the handler thread, ``async def`` handlers on the I/O loop;
+- a pending :meth:`call` holds nothing else: calls, commands and emits are separate frames;
+- after a hub restart the link comes back with backoff and says hello with its rooms and
+  handlers; after a kernel restart the hub gives the kernel id its rooms back.
 
-Blocking calls (:meth:`call`, :meth:`sockets`) have ``a``-prefixed coroutine twins for
-async code (``await sio.acall(...)``).
+There is one implementation of each operation, a coroutine on the I/O loop; the blocking
+methods (``call``, ``request``, ``sockets``, ``status``) and their ``a``-prefixed
+awaitable forms (``await sio.acall(...)``, from any loop) are thin wrappers around it.
 """
 
 from __future__ import annotations
@@ -19,21 +23,53 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import json
 import logging
+import queue
 import threading
 import traceback
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..exceptions import AckTimeout, Disconnected, SioError
-from ..protocol.sio_codec import SocketPacket, SocketPacketType, encode_packet
-from .connection import KernelConnection
+from ..exceptions import (
+    AckTimeout,
+    Disconnected,
+    HandlerError,
+    PayloadTooLarge,
+    SioError,
+    UnknownNamespace,
+)
+from ..protocol.frames import Outgoing
+from ..protocol.link_codec import (
+    LinkFrame,
+    LinkKind,
+    ack_insert_offset,
+    encode_frame,
+    encode_header,
+    error_header,
+)
+from ..protocol.sio_codec import (
+    RESERVED_EVENTS,
+    PacketDecoder,
+    SocketPacket,
+    SocketPacketType,
+    deconstruct,
+    dumps,
+    encode_packet,
+    reconstruct,
+)
 from .discovery import Endpoint, discover, kernel_id
-from .embedded import EmbeddedHub
+from .link_client import LinkClient, LinkLimits
+
+if TYPE_CHECKING:
+    from .embedded import EmbeddedHub
 
 log = logging.getLogger("jupyter_sio.kernel")
 T = TypeVar("T")
 H = TypeVar("H", bound=Callable[..., Any])
+
+Targets = str | Iterable[str] | None
 
 
 class Peer:
@@ -54,8 +90,12 @@ class Peer:
 
     @property
     def user(self) -> str | None:
-        """The Jupyter user name of the sender."""
+        """The Jupyter user name of the sender (set by the hub, never by the client)."""
         return self.info.get("user")
+
+    @property
+    def display_name(self) -> str | None:
+        return self.info.get("display_name") or self.user
 
     def _target(self) -> str:
         if self.sid is None:
@@ -86,29 +126,44 @@ class Peer:
 
 
 class KernelSio:
-    """A connection to a hub with kernel powers, usable from any thread."""
+    """A kernel link to a hub, usable from any thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: LinkLimits | None = None) -> None:
         self.mode = "disconnected"
         self.endpoint: Endpoint | None = None
         self.embedded: EmbeddedHub | None = None
-        self.rooms: set[str] = set()
-        self.handlers: dict[tuple[str, str], Callable[..., Any]] = {}
-        self._conn: KernelConnection | None = None
+        self.limits = limits or LinkLimits()
+        #: (namespace, room) pairs this kernel joined (said again after reconnects)
+        self.joined: set[tuple[str, str]] = set()
+        #: (namespace, event) -> (handler, rooms it is scoped to)
+        self.handlers: dict[tuple[str, str], tuple[Callable[..., Any], tuple[str, ...]]] = {}
+        self._link: LinkClient | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="jupyter-sio", daemon=True
         )
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, "jupyter-sio-handler")
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._work: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._worker = threading.Thread(target=self._work_loop, name="jupyter-sio-handler",
+                                        daemon=True)
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._headers: dict[tuple[Any, ...], str] = {}
+        self._namespaces: set[str] = {"/"}
+        self._acks: dict[int, asyncio.Future[list[Any]]] = {}
+        self._ack_ids = 0
+        self._decoder = PacketDecoder(max_attachments=1000, max_bytes=64 * 1024 * 1024)
         self._thread.start()
+        self._worker.start()
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this kernel joined in namespace ``/``."""
+        return {room for ns, room in self.joined if ns == "/"}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(
-        self,
-        endpoint: Endpoint | None = None,
-        *,
-        embedded: bool | None = None,
+        self, endpoint: Endpoint | None = None, *, embedded: bool | None = None,
         timeout: float = 10.0,
     ) -> KernelSio:
         """Connect: to ``endpoint``, else the discovered server, else an embedded hub.
@@ -118,9 +173,8 @@ class KernelSio:
         self._run(self._start(endpoint, embedded, timeout), timeout * 3)
         return self
 
-    async def _start(
-        self, endpoint: Endpoint | None, embedded: bool | None, timeout: float
-    ) -> None:
+    async def _start(self, endpoint: Endpoint | None, embedded: bool | None,
+                     timeout: float) -> None:
         candidates = [endpoint] if endpoint is not None else ([] if embedded else discover())
         errors = []
         for candidate in candidates:
@@ -133,41 +187,55 @@ class KernelSio:
                 log.info("hub at %s not usable: %r", candidate.url, exc)
         if endpoint is not None or embedded is False:
             raise Disconnected("could not reach a hub: " + "; ".join(errors))
+        from .embedded import EmbeddedHub  # the hub's server code, only when needed
+
         self.embedded = EmbeddedHub()
         await self._connect(await self.embedded.start(), timeout)
         self.mode = "embedded"
 
     async def _connect(self, endpoint: Endpoint, timeout: float) -> None:
-        conn = KernelConnection(
+        link = LinkClient(
             endpoint.url,
             headers=endpoint.headers,
-            auth={"kernel": kernel_id()},
-            connect_timeout=timeout,
+            limits=replace(self.limits, connect_timeout=timeout),
+            hello=self._hello,
+            on_frame=self._on_frame,
+            io_thread=self._on_io_thread,
         )
-        conn.handlers["sio:event"] = self._on_routed_event
-        conn.handlers["*"] = self._on_room_event
-        conn.on_connect = self._hello
-        await conn.start()
-        self._conn, self.endpoint = conn, endpoint
+        link.on_reconnect = lambda: self._welcomed(link)
+        await link.start()
+        self._link, self.endpoint = link, endpoint
+        self._welcomed(link)
 
-    async def _hello(self) -> None:
-        """After every (re)connect: take back rooms and handlers."""
-        conn = self._conn_or_raise()
-        try:
-            reply = await conn.call("sio:hello", {"rooms": sorted(self.rooms)}, timeout=10)
-            answer = reply[0] if reply else {}
-            if isinstance(answer, dict) and answer.get("ok"):
-                self.rooms.update(answer.get("rooms", []))
-            by_namespace: dict[str, list[str]] = {}
-            for namespace, event in self.handlers:
-                by_namespace.setdefault(namespace, []).append(event)
-            for namespace, events in by_namespace.items():
-                conn.emit("sio:handle", {"events": events, "namespace": namespace})
-        except (Disconnected, AckTimeout) as exc:
-            log.debug("hello to hub failed: %r", exc)
+    def _welcomed(self, link: LinkClient) -> None:
+        """The hub gives a restarted kernel id the rooms it had: they are ours again."""
+        if link.welcome is not None:
+            self.joined |= set(link.welcome.rooms)
+
+    def _hello(self) -> dict[str, Any]:
+        """What the hub hears after every (re)connect: who we are, our rooms, handlers."""
+        return {
+            "kernel": kernel_id(),
+            "rooms": sorted([ns, room] for ns, room in self.joined),
+            "handlers": [[ns, ev, list(rooms)] for (ns, ev), (_, rooms) in self.handlers.items()],
+        }
+
+    def configure(self, **limits: Any) -> None:
+        """Change link limits (:class:`LinkLimits` fields, e.g. ``send_timeout=30``).
+
+        ``send_timeout`` and the buffer limits apply at once; the rest from the next
+        connect."""
+        self.limits = replace(self.limits, **limits)
+        link = self._link
+        if link is not None:
+            buffer = link.buffer
+            buffer.send_timeout = self.limits.send_timeout
+            buffer._box.max_packets = self.limits.buffer_packets
+            buffer._box.max_bytes = self.limits.buffer_bytes
+            link.limits = replace(self.limits, connect_timeout=link.limits.connect_timeout)
 
     def close(self) -> None:
-        """Disconnect and stop the I/O thread (and the embedded hub)."""
+        """Disconnect and stop the I/O and handler threads (and the embedded hub)."""
         if not self._loop.is_running():
             return
         try:
@@ -175,23 +243,24 @@ class KernelSio:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
-            self._executor.shutdown(wait=False)
+            self._work.put(None)
             self.mode = "closed"
 
     async def _close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
+        if self._link is not None:
+            await self._link.close()
         if self.embedded is not None:
             await self.embedded.stop()
 
     # -- state -----------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
-        return self._conn is not None and self._conn.connected.is_set()
+        return self._link is not None and self._link.connected.is_set()
 
     @property
     def sid(self) -> str | None:
-        return self._conn.sid if self._conn is not None else None
+        """This kernel's socket id in namespace ``/`` (what ``to=`` and listings show)."""
+        return self._link.sid if self._link is not None else None
 
     @property
     def url(self) -> str | None:
@@ -199,7 +268,7 @@ class KernelSio:
         return self.endpoint.clients_url if self.endpoint is not None else None
 
     def status(self) -> dict[str, Any]:
-        """Mode, URL, connection and rooms, plus the hub's counts when connected."""
+        """Mode, URL, connection, rooms, handlers, the link buffer; the hub's counts."""
         info: dict[str, Any] = {
             "mode": self.mode,
             "url": self.url,
@@ -209,23 +278,31 @@ class KernelSio:
             "rooms": sorted(self.rooms),
             "handlers": sorted(f"{ns}:{ev}" if ns != "/" else ev for ns, ev in self.handlers),
         }
-        conn = self._conn
-        if conn is not None:
-            info.update(dropped=conn.dropped, reconnects=conn.reconnects)
+        link = self._link
+        if link is not None:
+            info["link"] = link.stats()
         if self.connected:
             try:
-                info["hub"] = self._command("sio:status", {}, 5.0)
+                info["hub"] = self._run(self._status(False), 7)
             except SioError as exc:
                 info["hub"] = {"error": str(exc)}
         return info
+
+    async def astatus(self, detail: bool = False) -> dict[str, Any]:
+        return await self._aio(self._status(detail))
+
+    async def _status(self, detail: bool) -> dict[str, Any]:
+        frame = await self._link_or_raise().request(LinkKind.STATUS, {"detail": detail},
+                                                    timeout=5)
+        return {k: v for k, v in frame.header.items() if k != "id"}
 
     # -- emitting --------------------------------------------------------------------------
     def emit(
         self,
         event: str,
         *args: Any,
-        to: str | Iterable[str] | None = None,
-        exclude: str | Iterable[str] | None = None,
+        to: Targets = None,
+        exclude: Targets = None,
         namespace: str = "/",
         volatile: bool = False,
         key: str | None = None,
@@ -234,284 +311,408 @@ class KernelSio:
     ) -> None:
         """Emit to rooms or sockets (``to``), everyone in ``namespace`` by default.
 
-        Returns at once. The kernel itself is left out unless ``include_self``.
-        ``volatile`` drops the packet for congested clients; ``key`` keeps only the newest
-        packet per key for them, and ``retain=True`` keeps it as the rooms' current value
-        of ``key`` for clients that join later (clear with :meth:`clear_retained`).
-        Raises ``TypeError`` for data that is not JSON (bytes are fine: they travel as
-        binary attachments) and ``PayloadTooLarge`` over the hub's limit.
+        Returns at once (unless the link buffer is full: see the module doc). The kernel
+        itself is left out unless ``include_self``. ``volatile`` drops the packet for
+        congested clients; ``key`` keeps only the newest packet per key for them, and
+        ``retain=True`` keeps it as the rooms' current value of ``key`` for clients that
+        join later (clear with :meth:`clear_retained`). Raises ``TypeError`` for data that
+        is not JSON (bytes are fine: binary attachments), ``PayloadTooLarge`` over the
+        hub's limit, ``UnknownNamespace``, and ``BufferFull`` (see above).
         """
-        spec: dict[str, Any] = {"event": event, "args": list(args), "namespace": namespace}
-        if to is not None:
-            spec["to"] = [to] if isinstance(to, str) else list(to)
-        if exclude is not None:
-            spec["exclude"] = [exclude] if isinstance(exclude, str) else list(exclude)
-        if volatile:
-            spec["volatile"] = True
-        if key is not None:
-            spec["key"] = key
-        if retain:
-            if key is None or to is None:
-                raise ValueError("retain=True needs key=... and to=<room>")
-            spec["retain"] = True
-        if include_self:
-            spec["include_self"] = True
-        self._send("sio:emit", spec, volatile=volatile)
-
-    def clear_retained(
-        self, room: str | None = None, key: str | None = None, namespace: str = "/"
-    ) -> None:
-        """Forget retained values (one key of a room, a whole room, or all)."""
-        self._send("sio:clear", {"room": room, "key": key, "namespace": namespace})
-
-    def _send(self, event: str, spec: dict[str, Any], *, volatile: bool = False) -> None:
-        conn = self._conn_or_raise()
-        text, attachments = conn.encode(event, [spec])  # errors surface in the caller
-        self._loop.call_soon_threadsafe(conn.send, text, attachments, volatile)
-
-    def call(
-        self, event: str, *args: Any, sid: str, namespace: str = "/", timeout: float = 10.0
-    ) -> Any:
-        """Emit to one socket with an ack and wait for its answer (blocking)."""
-        return self._run(
-            self.acall(event, *args, sid=sid, namespace=namespace, timeout=timeout, _here=True),
-            timeout + 5,
+        link = self._link_or_raise()
+        rooms, excluded = _names(to), _names(exclude)
+        if retain and (key is None or not rooms):
+            raise ValueError("retain=True needs key=... and to=<room>")
+        options = (namespace, rooms, excluded, volatile, key, retain, include_self)
+        header = self._headers.get(options)
+        if header is None:
+            header = self._emit_header(options)
+        text, attachments = self._encode("sio.emit", event, args, namespace)
+        if attachments:  # the count goes in the frame's header (the hub waits for them)
+            header = f'{header[:-1]},"n":{len(attachments)}}}'
+        line = "emit\t" + header + "\t" + text
+        link.buffer.push(
+            Outgoing(line, attachments, key=None if key is None else header, volatile=volatile)
         )
 
-    async def acall(
-        self,
-        event: str,
-        *args: Any,
-        sid: str,
-        namespace: str = "/",
-        timeout: float = 10.0,
-        _here: bool = False,
-    ) -> Any:
-        """Coroutine twin of :meth:`call`."""
-        spec = {
-            "sid": sid,
-            "event": event,
-            "args": list(args),
-            "namespace": namespace,
-            "timeout": timeout,
-        }
-        reply = await self._acommand("sio:call", spec, timeout + 2, here=_here)
-        result = reply.get("result", [])
-        return None if not result else result[0] if len(result) == 1 else tuple(result)
+    def _emit_header(self, options: tuple[Any, ...]) -> str:
+        namespace, rooms, excluded, volatile, key, retain, include_self = options
+        self._check_namespace(namespace)
+        spec: dict[str, Any] = {"ns": namespace}
+        if rooms:
+            spec["to"] = list(rooms)
+        if excluded:
+            spec["ex"] = list(excluded)
+        if volatile:
+            spec["v"] = 1
+        if key is not None:
+            spec["k"] = str(key)
+        if retain:
+            spec["r"] = 1
+        if include_self:
+            spec["self"] = 1
+        header = encode_header(spec)
+        if len(self._headers) > 1024:
+            self._headers.clear()
+        self._headers[options] = header
+        return header
 
-    def request(self, event: str, *args: Any, timeout: float = 10.0) -> Any:
+    def _encode(self, what: str, event: str, args: tuple[Any, ...] | list[Any], namespace: str,
+                ack_id: int | None = None) -> tuple[str, list[bytes]]:
+        """One Socket.IO EVENT packet; errors in the caller's terms."""
+        if not isinstance(event, str) or event in RESERVED_EVENTS:
+            raise ValueError(f"{what}: {event!r} is not an event name a server may emit")
+        try:
+            text, attachments = encode_packet(
+                SocketPacket(SocketPacketType.EVENT, namespace, [event, *args], ack_id)
+            )
+        except TypeError as exc:
+            raise TypeError(f"{what}({event!r}, ...): {exc}") from None
+        limit = self._link.max_payload if self._link is not None else 1_000_000
+        size = len(text.encode())
+        if size > limit:
+            raise PayloadTooLarge(
+                f"{what}({event!r}, ...): the packet is {size:,} bytes of JSON; the hub "
+                f"accepts at most max_payload={limit:,} bytes per packet"
+            )
+        for blob in attachments:
+            if len(blob) > limit:
+                raise PayloadTooLarge(
+                    f"{what}({event!r}, ...): a binary argument is {len(blob):,} bytes; the "
+                    f"hub accepts at most max_payload={limit:,} bytes per attachment"
+                )
+        return text, attachments
+
+    def _check_namespace(self, namespace: str) -> None:
+        """Ask the hub once per namespace name whether it exists (emits are one-way)."""
+        if namespace in self._namespaces:
+            return
+        if not namespace.startswith("/") or any(ord(c) < 32 for c in namespace):
+            raise UnknownNamespace(f"{namespace!r} is not a namespace name (they start with /)")
+        if self._on_io_thread() or not self.connected:
+            return  # cannot wait here; the hub refuses the emit with a notice if it is unknown
+        self._run(self._resolve(namespace), 10)
+        self._namespaces.add(namespace)
+
+    async def _resolve(self, namespace: str) -> None:
+        await self._link_or_raise().request(LinkKind.RESOLVE, {"ns": namespace}, timeout=8)
+
+    def clear_retained(self, room: str | None = None, key: str | None = None,
+                       namespace: str = "/") -> None:
+        """Forget retained values (one key of a room, a whole room, or all)."""
+        self._command(LinkKind.CLEAR, {"ns": namespace, "room": room, "key": key})
+
+    def _command(self, kind: LinkKind, header: dict[str, Any]) -> None:
+        self._link_or_raise().send(kind, header)
+
+    # -- calls -----------------------------------------------------------------------------
+    def call(self, event: str, *args: Any, sid: str, namespace: str = "/",
+             timeout: float = 10.0) -> Any:
+        """Emit to one socket with an ack and wait for its answer (blocking).
+
+        Raises :class:`AckTimeout`, :class:`UnknownSocket`, :class:`Disconnected`."""
+        return self._run(self._call(event, args, sid, namespace, timeout), timeout + 5)
+
+    async def acall(self, event: str, *args: Any, sid: str, namespace: str = "/",
+                    timeout: float = 10.0) -> Any:
+        """Awaitable :meth:`call` (from any loop)."""
+        return await self._aio(self._call(event, args, sid, namespace, timeout))
+
+    async def _call(self, event: str, args: tuple[Any, ...], sid: str, namespace: str,
+                    timeout: float) -> Any:
+        text, attachments = self._encode("sio.call", event, args, namespace)
+        header: dict[str, Any] = {"ns": namespace, "sid": sid, "at": ack_insert_offset(text),
+                                  "timeout": timeout, "event": event}
+        if attachments:
+            header["n"] = len(attachments)
+        frame = await self._link_or_raise().request(
+            LinkKind.CALL, header, text, attachments, timeout=timeout + 2
+        )
+        return _values(_decode_json(frame))
+
+    def request(self, event: str, *args: Any, namespace: str = "/", timeout: float = 10.0) -> Any:
         """Send ``event`` to the hub as a client would and return the ack's answer.
 
-        The hub routes it like a browser's event: to a hub handler, or to the kernels that
-        handle it with ``@sio.on`` (this one included), so kernels can call each other.
+        The hub routes it like a browser's event: to a hub handler, or to the kernel whose
+        ``@sio.on`` takes it (this one included), so kernels can call each other. Raises
+        :class:`HandlerError` when the handler raised (or nobody handles the event).
         """
-        return self._run(self.arequest(event, *args, timeout=timeout, _here=True), timeout + 5)
+        return self._run(self._request(event, args, namespace, timeout), timeout + 5)
 
-    async def arequest(
-        self, event: str, *args: Any, timeout: float = 10.0, _here: bool = False
-    ) -> Any:
-        """Coroutine twin of :meth:`request`."""
-        if not _here and asyncio.get_running_loop() is not self._loop:
-            future = asyncio.run_coroutine_threadsafe(
-                self.arequest(event, *args, timeout=timeout, _here=True), self._loop
-            )
-            return await asyncio.wrap_future(future)
-        reply = await self._conn_or_raise().call(event, *args, timeout=timeout)
-        return None if not reply else reply[0] if len(reply) == 1 else tuple(reply)
+    async def arequest(self, event: str, *args: Any, namespace: str = "/",
+                       timeout: float = 10.0) -> Any:
+        """Awaitable :meth:`request` (from any loop)."""
+        return await self._aio(self._request(event, args, namespace, timeout))
+
+    async def _request(self, event: str, args: tuple[Any, ...], namespace: str,
+                       timeout: float) -> Any:
+        link = self._link_or_raise()
+        if not link.connected.is_set():
+            raise Disconnected(f"not connected to the hub at {link.url}")
+        self._ack_ids += 1
+        ack_id = self._ack_ids
+        text, attachments = self._encode("sio.request", event, args, namespace, ack_id)
+        future: asyncio.Future[list[Any]] = self._loop.create_future()
+        self._acks[ack_id] = future
+        link.send(LinkKind.SEND, {"n": len(attachments)} if attachments else "{}", text,
+                  attachments)
+        try:
+            answer = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise AckTimeout(f"no answer to {event!r} within {timeout} s") from None
+        finally:
+            self._acks.pop(ack_id, None)
+        if len(answer) == 1 and _is_error_answer(answer[0]):
+            error = answer[0]
+            raise HandlerError(f"{event!r}: {error['error']}: {error['message']}",
+                               str(error["error"]))
+        return _values(answer)
 
     # -- rooms -----------------------------------------------------------------------------
     def join(self, *rooms: str, sids: Iterable[str] | None = None, namespace: str = "/") -> None:
         """Join rooms (or, with ``sids``, put those clients into them). Returns at once."""
-        self._membership("sio:join", rooms, sids, namespace)
+        self._membership(LinkKind.JOIN, rooms, sids, namespace)
 
     def leave(self, *rooms: str, sids: Iterable[str] | None = None, namespace: str = "/") -> None:
         """Leave rooms (or, with ``sids``, take those clients out of them)."""
-        self._membership("sio:leave", rooms, sids, namespace)
+        self._membership(LinkKind.LEAVE, rooms, sids, namespace)
 
-    def _membership(
-        self, command: str, rooms: tuple[str, ...], sids: Iterable[str] | None, namespace: str
-    ) -> None:
-        spec: dict[str, Any] = {"rooms": list(rooms), "namespace": namespace}
+    def _membership(self, kind: LinkKind, rooms: tuple[str, ...], sids: Iterable[str] | None,
+                    namespace: str) -> None:
+        if not rooms or not all(isinstance(r, str) for r in rooms):
+            raise ValueError(f"sio.{kind.value}() needs one or more room names (strings)")
+        link = self._link_or_raise()
+        self._check_namespace(namespace)
+        header: dict[str, Any] = {"ns": namespace, "rooms": list(rooms)}
         if sids is not None:
-            spec["sids"] = list(sids)
-        elif command == "sio:join":
-            self.rooms.update(rooms)  # re-joined after reconnects
+            header["sids"] = list(sids)
         else:
-            self.rooms.difference_update(rooms)
-        self._send(command, spec)
+            pairs = {(namespace, room) for room in rooms}
+            if kind is LinkKind.JOIN:
+                self.joined |= pairs  # said again after reconnects
+            else:
+                self.joined -= pairs
+        link.send(kind, header)
 
-    def sockets(
-        self, room: str | None = None, namespace: str = "/", timeout: float = 10.0
-    ) -> list[dict[str, Any]]:
+    def sockets(self, room: str | None = None, namespace: str = "/",
+                timeout: float = 10.0) -> list[dict[str, Any]]:
         """Who is connected (in ``room``): sid, user, kernel, transport, rooms."""
-        reply = self._command("sio:sockets", {"room": room, "namespace": namespace}, timeout)
-        return list(reply.get("sockets", []))
+        return self._run(self._sockets(room, namespace, timeout), timeout + 5)
 
-    async def asockets(
-        self, room: str | None = None, namespace: str = "/", timeout: float = 10.0
-    ) -> list[dict[str, Any]]:
-        reply = await self._acommand("sio:sockets", {"room": room, "namespace": namespace}, timeout)
-        return list(reply.get("sockets", []))
+    async def asockets(self, room: str | None = None, namespace: str = "/",
+                       timeout: float = 10.0) -> list[dict[str, Any]]:
+        return await self._aio(self._sockets(room, namespace, timeout))
+
+    async def _sockets(self, room: str | None, namespace: str,
+                       timeout: float) -> list[dict[str, Any]]:
+        frame = await self._link_or_raise().request(
+            LinkKind.SOCKETS, {"ns": namespace, "room": room}, timeout=timeout
+        )
+        return list(frame.header.get("sockets", []))
 
     def disconnect_client(self, sid: str, namespace: str = "/", close: bool = False) -> None:
         """Disconnect another client (a kernel power)."""
-        self._send("sio:disconnect", {"sids": [sid], "namespace": namespace, "close": close})
+        self._command(LinkKind.DISCONNECT, {"ns": namespace, "sids": [sid], "close": close})
 
     # -- handlers --------------------------------------------------------------------------
-    def on(self, event: str, handler: H | None = None, *, namespace: str = "/") -> Any:
+    def on(self, event: str, handler: H | None = None, *, namespace: str = "/",
+           room: str | Iterable[str] | None = None) -> Any:
         """Handle ``event`` from clients: ``handler(peer, *args)``; its return value answers
-        the client's ack. Usable as a decorator. Re-registering replaces the handler.
+        the client's ack (raising answers ``{"error": <type>, "message": ...}``). Usable as
+        a decorator. Re-registering replaces the handler.
 
-        Sync handlers run one at a time on a handler thread (so they run while a cell is
-        busy: make them thread-safe); ``async def`` handlers run on the I/O loop.
+        Which kernel gets an event several kernels handle: the widget's own kernel first,
+        then handlers scoped with ``room=`` to a room the sender is in, then the newest
+        registration (see ``jupyter_sio.hub.kernel_routing``). Sync handlers run one at a
+        time on a handler thread (so they run while a cell is busy: make them thread-safe);
+        ``async def`` handlers run on the I/O loop.
         """
+        rooms = _names(room)
 
         def register(fn: H) -> H:
-            fresh = (namespace, event) not in self.handlers
-            self.handlers[(namespace, event)] = fn
-            if fresh and self._conn is not None:
-                self._send("sio:handle", {"events": [event], "namespace": namespace})
+            self.handlers[(namespace, event)] = (fn, rooms)
+            if self._link is not None:
+                header: dict[str, Any] = {"ns": namespace, "events": [event]}
+                if rooms:
+                    header["rooms"] = list(rooms)
+                self._command(LinkKind.HANDLE, header)
             return fn
 
         return register(handler) if handler is not None else register
 
     def off(self, event: str, namespace: str = "/") -> None:
-        if self.handlers.pop((namespace, event), None) is not None and self._conn is not None:
-            self._send("sio:unhandle", {"events": [event], "namespace": namespace})
+        if self.handlers.pop((namespace, event), None) is not None and self._link is not None:
+            self._command(LinkKind.UNHANDLE, {"ns": namespace, "events": [event]})
 
-    def _on_routed_event(self, args: list[Any], ack_id: int | None) -> None:
-        """``sio:event`` from the hub: a client event this kernel handles."""
-        payload = args[0] if args and isinstance(args[0], dict) else {}
-        namespace = payload.get("namespace", "/")
-        handler = self.handlers.get((namespace, payload.get("event", "")))
-        if handler is None:
-            if ack_id is not None:
-                self._reply(ack_id, [{"ok": False, "error": "no handler in this kernel"}])
+    def _on_frame(self, frame: LinkFrame) -> None:
+        """An ``event`` or ``deliver`` frame from the hub (on the I/O loop)."""
+        if frame.kind is LinkKind.EVENT:
+            self._on_routed_event(frame)
+        elif frame.kind is LinkKind.DELIVER:
+            self._on_delivered(frame)
+
+    def _on_routed_event(self, frame: LinkFrame) -> None:
+        header = frame.header
+        data = _decode_json(frame)
+        namespace = str(header.get("ns", "/"))
+        request_id = header.get("id")
+        entry = self.handlers.get((namespace, str(data[0]) if data else ""))
+        if entry is None:
+            if request_id is not None:
+                self._answer_error(request_id, LookupError(f"no handler for {data[:1]} here"))
             return
-        peer = Peer(self, payload.get("sid"), namespace, payload)
-        self._invoke(handler, peer, payload.get("args", []), ack_id, wrapped=True)
+        peer = Peer(self, header.get("sid"), namespace, header)
+        self._invoke(entry[0], peer, data[1:], request_id)
 
-    def _on_room_event(self, data: list[Any], ack_id: int | None) -> None:
-        """An ordinary event (room broadcast) reached this kernel's own socket."""
-        handler = self.handlers.get(("/", data[0]))
-        if handler is None:
-            if ack_id is not None:
-                self._reply(ack_id, [{"error": "unhandled", "event": data[0]}])
+    def _on_delivered(self, frame: LinkFrame) -> None:
+        """A packet for this kernel's own socket: a room broadcast, or a request's answer."""
+        decoder = self._decoder
+        packet = decoder.feed(frame.payload or "")
+        for blob in frame.attachments:
+            packet = decoder.feed(blob)
+        if packet is None:
             return
-        self._invoke(handler, Peer(self, None, "/", {}), data[1:], ack_id, wrapped=False)
+        if packet.type is SocketPacketType.ACK:
+            future = self._acks.pop(packet.id, None) if packet.id is not None else None
+            if future is not None and not future.done():
+                future.set_result(packet.data)
+            return
+        if packet.type is not SocketPacketType.EVENT:
+            return
+        entry = self.handlers.get((packet.namespace, packet.data[0]))
+        if entry is not None:
+            self._invoke(entry[0], Peer(self, None, packet.namespace, {}), packet.data[1:], None)
 
-    def _invoke(
-        self,
-        handler: Callable[..., Any],
-        peer: Peer,
-        args: list[Any],
-        ack_id: int | None,
-        *,
-        wrapped: bool,
-    ) -> None:
+    def _invoke(self, handler: Callable[..., Any], peer: Peer, args: list[Any],
+                request_id: int | None) -> None:
         if inspect.iscoroutinefunction(handler):
 
             async def run_async() -> None:
                 try:
                     result = await handler(peer, *args)
                 except Exception as exc:
-                    self._failed(ack_id, exc, wrapped)
+                    self._failed(request_id, exc)
                     return
-                self._answer(ack_id, result, wrapped)
+                self._answer(request_id, result)
 
             task = asyncio.ensure_future(run_async())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
+        self._work.put((self._run_sync, (handler, peer, args, request_id)))
 
-        def run_sync() -> None:
-            try:
-                result = handler(peer, *args)
-            except Exception as exc:
-                self._failed(ack_id, exc, wrapped)
+    def _run_sync(self, handler: Callable[..., Any], peer: Peer, args: list[Any],
+                  request_id: int | None) -> None:
+        try:
+            result = handler(peer, *args)
+        except Exception as exc:
+            self._failed(request_id, exc)
+            return
+        self._answer(request_id, result)
+
+    def _work_loop(self) -> None:
+        """The handler thread: sync handlers one at a time, in arrival order."""
+        while True:
+            item = self._work.get()
+            if item is None:
                 return
-            self._answer(ack_id, result, wrapped)
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:  # never lose the thread
+                log.exception("jupyter_sio handler failed")
 
-        self._executor.submit(run_sync)
-
-    def _answer(self, ack_id: int | None, result: Any, wrapped: bool) -> None:
-        if ack_id is None:
+    def _answer(self, request_id: int | None, result: Any) -> None:
+        if request_id is None or self._link is None:
             return
         values = list(result) if isinstance(result, tuple) else [] if result is None else [result]
+        attachments: list[bytes] = []
         try:
-            self._reply(ack_id, [{"ok": True, "result": values}] if wrapped else values)
+            payload = dumps(deconstruct(values, attachments))
         except (TypeError, ValueError) as exc:
-            self._failed(ack_id, exc, wrapped)
+            self._failed(request_id, TypeError(f"the handler's answer cannot be sent: {exc}"))
+            return
+        header: dict[str, Any] = {"id": request_id}
+        if attachments:
+            header["n"] = len(attachments)
+        self._link.send(LinkKind.ANSWER, header, payload, attachments)
 
-    def _failed(self, ack_id: int | None, exc: Exception, wrapped: bool) -> None:
-        traceback.print_exception(exc)
-        if ack_id is not None:
-            error = f"{type(exc).__name__}: {exc}"
-            self._reply(ack_id, [{"ok": False, "error": error}] if wrapped else [{"error": error}])
+    def _failed(self, request_id: int | None, exc: Exception) -> None:
+        traceback.print_exception(exc)  # shows in the output of the cell running now
+        if request_id is not None:
+            self._answer_error(request_id, exc)
 
-    def _reply(self, ack_id: int, args: list[Any]) -> None:
-        conn = self._conn_or_raise()
-        text, attachments = encode_packet(
-            SocketPacket(SocketPacketType.ACK, conn.namespace, args, ack_id)
-        )
-        self._loop.call_soon_threadsafe(conn.send, text, attachments)
+    def _answer_error(self, request_id: int, exc: BaseException) -> None:
+        if self._link is not None:
+            self._link.send(LinkKind.ANSWER, {"id": request_id, "error": error_header(exc)})
 
     # -- rich output -----------------------------------------------------------------------
-    def display(
-        self,
-        obj: Any,
-        *,
-        to: str | Iterable[str] | None = None,
-        event: str = "display",
-        key: str | None = None,
-    ) -> None:
+    def display(self, obj: Any, *, to: Targets = None, event: str = "display",
+                key: str | None = None) -> None:
         """Broadcast ``obj``'s rich representation (the mime bundle a cell would show)."""
         from .display import mime_bundle
 
         self.emit(event, mime_bundle(obj), to=to, key=key)
 
     # -- plumbing --------------------------------------------------------------------------
-    def _conn_or_raise(self) -> KernelConnection:
-        if self._conn is None:
+    def _link_or_raise(self) -> LinkClient:
+        if self._link is None:
             raise Disconnected("jupyter_sio is not connected: call start() / %load_ext first")
-        return self._conn
+        return self._link
 
-    def _command(self, event: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-        return self._run(self._acommand(event, spec, timeout, here=True), timeout + 2)
-
-    async def _acommand(
-        self, event: str, spec: dict[str, Any], timeout: float, here: bool = False
-    ) -> dict[str, Any]:
-        if not here and asyncio.get_running_loop() is not self._loop:
-            future = asyncio.run_coroutine_threadsafe(
-                self._acommand(event, spec, timeout, here=True), self._loop
-            )
-            return await asyncio.wrap_future(future)
-        reply = await self._conn_or_raise().call(event, spec, timeout=timeout)
-        answer = reply[0] if reply else None
-        if not isinstance(answer, dict) or not answer.get("ok"):
-            error = answer.get("error") if isinstance(answer, dict) else answer
-            raise SioError(f"{event} failed: {error}")
-        return answer
-
-    async def _on_io_loop(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` on the I/O loop from another loop (the kernel's, for instance)."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+    def _on_io_thread(self) -> bool:
+        return threading.current_thread() is self._thread
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run ``coro`` on the I/O loop and wait (from any thread but the I/O thread)."""
-        if threading.current_thread() is self._thread:
+        if self._on_io_thread():
             coro.close()
             raise RuntimeError(
-                "blocking sio calls cannot run on the I/O loop: use the "
-                "async twin (await sio.acall / sio.asockets) in async handlers"
+                "blocking sio calls cannot run on the I/O loop: await the a-prefixed form "
+                "(await sio.acall(...), sio.asockets(...)) in async handlers"
             )
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
+        done, _ = concurrent.futures.wait([future], timeout)
+        if not done:  # (AckTimeout is a TimeoutError too: never confuse the two)
             future.cancel()
-            raise AckTimeout(f"no answer from the hub within {timeout} s") from None
+            raise AckTimeout(f"no answer from the hub within {timeout} s")
+        return future.result()
+
+    async def _aio(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the I/O loop, from it or from any other loop."""
+        if asyncio.get_running_loop() is self._loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
     def __repr__(self) -> str:
         return f"<jupyter_sio {self.mode} url={self.url} connected={self.connected}>"
+
+
+def _names(value: Targets) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _decode_json(frame: LinkFrame) -> list[Any]:
+    payload = frame.payload
+    if not payload:
+        return []
+    data = json.loads(payload)
+    if frame.attachments:
+        data = reconstruct(data, list(frame.attachments))
+    return data if isinstance(data, list) else [data]
+
+
+def _values(args: list[Any]) -> Any:
+    """What ``call``/``request`` return: nothing, the single value, or a tuple."""
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else tuple(args)
+
+
+def _is_error_answer(value: Any) -> bool:
+    """The shape the hub answers with when the handler raised or nobody handles it."""
+    return isinstance(value, dict) and set(value) == {"error", "message", "event"}

@@ -68,7 +68,7 @@ def dumps(data: Any) -> str:
     try:
         return _dumps(data)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"cannot send {type(data).__name__} data as JSON: {exc}") from None
+        raise TypeError(f"cannot send this data as JSON: {exc}") from None
 
 
 def encode_packet(packet: SocketPacket) -> tuple[str, list[bytes]]:

@@ -1,24 +1,30 @@
-"""The kernel link: a WebSocket-only Engine.IO endpoint for trusted peers (kernels).
+"""The kernel link endpoint: a WebSocket carrying link frames for trusted peers (kernels).
 
 Kernels have no browser cookie and, under JupyterHub, no usable server token, so the
 server (or the embedded hub) makes a random secret and gives it to the kernels it starts
 through the environment. A kernel presents it in the ``X-Jupyter-Sio-Token`` header (never
-in the URL, which proxies log) with its kernel id in ``X-Jupyter-Sio-Kernel``; the
-connection then gets kernel powers (:mod:`jupyter_sio.hub.powers`).
+in the URL, which proxies log) with its kernel id in ``X-Jupyter-Sio-Kernel``. The frames
+(:mod:`jupyter_sio.protocol.link_codec`) are served by a
+:class:`~jupyter_sio.hub.kernel_peer.KernelPeer`; this module only moves messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import time
 from typing import Any
+from urllib.parse import urlparse
 
-from ..hub.sio_connection import Identity
+from tornado import iostream
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..hub.kernel_peer import KernelPeer
+from ..hub.sio_connection import Handshake, Identity
+from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
 from .eio_connection import EngineServer
-from .tornado import FORBIDDEN, EngineError, EngineIOHandler
+from .tornado import FORBIDDEN, EngineError
 
-TOKEN_HEADER = "X-Jupyter-Sio-Token"
-KERNEL_HEADER = "X-Jupyter-Sio-Kernel"
-SESSION_HEADER = "X-Jupyter-Sio-Session"
 
 
 def kernel_identity(headers: Any, secret: str, user: str = "kernel") -> Identity:
@@ -36,14 +42,111 @@ def kernel_identity(headers: Any, secret: str, user: str = "kernel") -> Identity
     )
 
 
-class KernelLinkHandler(EngineIOHandler):
-    """Engine.IO over WebSocket only, for peers holding the kernel secret."""
+class TornadoLinkWriter:
+    """A Tornado WebSocket as a :class:`~jupyter_sio.hub.kernel_peer.LinkWriter`."""
 
-    def initialize(self, server: EngineServer, secret: str = "") -> None:  # type: ignore[override]
-        super().initialize(server)
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: WebSocketHandler) -> None:
+        self.handler = handler
+
+    def write_text(self, text: str) -> asyncio.Future[None] | None:
+        try:
+            return self.handler.write_message(text)
+        except WebSocketClosedError:
+            return None
+
+    def write_binary(self, data: bytes) -> asyncio.Future[None] | None:
+        try:
+            return self.handler.write_message(data, binary=True)
+        except WebSocketClosedError:
+            return None
+
+    def pending_bytes(self) -> int:
+        stream = getattr(self.handler.ws_connection, "stream", None)
+        if not isinstance(stream, iostream.IOStream):
+            return 0
+        return stream._total_write_index - stream._total_write_done_index
+
+    def close(self, reason: str) -> None:
+        self.handler.close(1000, reason[:120])
+
+
+class KernelLinkMixin:
+    """The WebSocket half shared by the standalone and the Jupyter link handlers."""
+
+    server: EngineServer
+    _link: KernelPeer | None
+
+    def link_identity(self) -> Identity:
+        raise NotImplementedError
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        handler: Any = self
+        handler.set_nodelay(True)
+        request = handler.request
+        handshake = Handshake(
+            headers={k: v for k, v in request.headers.items() if k != TOKEN_HEADER},
+            address=request.remote_ip or "",
+            url=request.uri or "",
+            secure=request.protocol == "https",
+            time=time.time(),
+            user=self.link_identity(),
+        )
+        self._link = self.server.hub.open_kernel_link(TornadoLinkWriter(handler), handshake)
+
+    def on_message(self, message: str | bytes) -> Any:
+        peer = self._link
+        if peer is not None:
+            return peer.on_message(message)  # an awaitable pauses reading (backpressure)
+        return None
+
+    def on_close(self) -> None:
+        peer, self._link = self._link, None
+        if peer is not None:
+            self.server.hub.kernel_link_closed(peer, "transport close")
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return None
+
+    @property
+    def max_message_size(self) -> int:
+        return self.server.config.link_max_message
+
+    # Heartbeats are link frames (ping/pong), not WebSocket pings.
+    @property
+    def ping_interval(self) -> float:
+        return 0
+
+    @property
+    def ping_timeout(self) -> float:
+        return 0
+
+
+class KernelLinkHandler(KernelLinkMixin, WebSocketHandler):
+    """The standalone and embedded hubs' link endpoint: the kernel secret, WebSocket only."""
+
+    def initialize(self, server: EngineServer, secret: str = "") -> None:
+        self.server = server
         self.secret = secret
+        self._link = None
+        self._identity: Identity | None = None
 
-    def authenticate(self) -> Identity:
-        if self.request.headers.get("Upgrade", "").lower() != "websocket":
-            raise EngineError(FORBIDDEN, 403, "the kernel link is WebSocket only")
-        return kernel_identity(self.request.headers, self.secret)
+    def link_identity(self) -> Identity:
+        assert self._identity is not None
+        return self._identity
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            if self.request.headers.get("Upgrade", "").lower() != "websocket":
+                raise EngineError(FORBIDDEN, 403, "the kernel link is WebSocket only")
+            self._identity = kernel_identity(self.request.headers, self.secret)
+        except EngineError as exc:
+            self.set_status(exc.status)
+            self.finish({"code": exc.code, "message": str(exc)})
+            return
+        await super().get(*args, **kwargs)
+
+    def check_origin(self, origin: str) -> bool:
+        # Kernels send no Origin; a browser page cannot set the secret's header anyway.
+        return not origin or urlparse(origin).netloc.lower() == self.request.host.lower()

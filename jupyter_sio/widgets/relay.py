@@ -29,9 +29,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import SioError
+from ..protocol.link_codec import TOKEN_HEADER
 
 if TYPE_CHECKING:
-    from ..kernel.connection import KernelConnection
+    from ..kernel.sio_client import SocketIOClient
     from ..kernel.sio import KernelSio
 
 log = logging.getLogger("jupyter_sio.widgets")
@@ -127,15 +128,17 @@ def relay_endpoint(sio: KernelSio) -> tuple[str, dict[str, str]]:
     """Where the relay connects, and with which headers.
 
     Embedded hub: its browser endpoint with the embedded token, exactly like a browser. A
-    server hub: the kernel link (a kernel cannot log in as a browser), with the kernel's
-    headers; that socket has kernel powers but the relay only subscribes and publishes.
+    server hub: ``kernel-sio/``, which takes the kernel secret (a kernel cannot log in as a
+    browser) and gives a browser's rights; with a server token, the browser endpoint.
     """
     endpoint = sio.endpoint
     if endpoint is None:
         raise SioError("jupyter_sio is not connected: nothing to relay")
     if sio.mode == "embedded" and sio.embedded is not None:
         return endpoint.clients_url, {"Authorization": f"token {sio.embedded.token}"}
-    return endpoint.url, dict(endpoint.headers)
+    if TOKEN_HEADER in endpoint.headers:  # the kernel secret: the server's relay endpoint
+        return endpoint.base + "kernel-sio/", dict(endpoint.headers)
+    return endpoint.clients_url, dict(endpoint.headers)
 
 
 class CommRelay:
@@ -160,7 +163,7 @@ class CommRelay:
             max_items=max_items,
             clock=self.loop.time,
         )
-        self.conn: KernelConnection | None = None
+        self.conn: SocketIOClient | None = None
         self.connected = False
         self.closed = False
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -203,14 +206,14 @@ class CommRelay:
             # Another front end (or a reload) on the same widget: tell it we are up.
             self._status(self.conn.connected.is_set())
             return
-        from ..kernel.connection import KernelConnection
+        from ..kernel.sio_client import SocketIOClient
 
         try:
             url, headers = relay_endpoint(self.sio)
         except SioError as exc:
             self._status(False, str(exc))
             return
-        conn = KernelConnection(url, headers=headers, namespace=self.namespace)
+        conn = SocketIOClient(url, headers=headers, namespace=self.namespace)
         conn.handlers["*"] = self._on_event
         conn.on_connect = self._on_connect
         conn.on_disconnect = self._on_disconnect

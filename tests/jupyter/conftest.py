@@ -262,3 +262,46 @@ async def server(
     # pytest-jupyter never runs ServerApp._post_start; do what it does.
     await jp_serverapp.extension_manager.start_all_extensions()
     yield Server(jp_serverapp, app, http_server_client.get_http_port(), jp_base_url)
+
+
+class RawLink:
+    """The kernel link by hand: link frames (``kind TAB header [TAB payload]``) over a
+    WebSocket, as a peer that did not use jupyter_sio's kernel client would speak them."""
+
+    def __init__(self, conn: WebSocketClientConnection) -> None:
+        self.conn = conn
+        self.ids = 0
+
+    async def frame(self, kinds: tuple[str, ...] = ()) -> tuple[str, dict[str, Any], str | None]:
+        """The next frame (of one of ``kinds``, skipping pings), as (kind, header, payload)."""
+        while True:
+            message = await asyncio.wait_for(self.conn.read_message(), TIMEOUT)
+            if message is None:
+                raise ConnectionError("link closed")
+            assert isinstance(message, str)
+            for line in message.split("\n"):
+                kind, _, rest = line.partition("\t")
+                header, _, payload = rest.partition("\t")
+                if kind == "ping" or (kinds and kind not in kinds):
+                    continue
+                return kind, json.loads(header), payload or None
+
+    def send(self, kind: str, header: dict[str, Any], payload: str | None = None) -> None:
+        line = f"{kind}\t{json.dumps(header)}" + (f"\t{payload}" if payload is not None else "")
+        self.conn.write_message(line)
+
+    async def hello(self, **fields: Any) -> dict[str, Any]:
+        self.send("hello", {"v": 1, **fields})
+        _, header, _ = await self.frame(("welcome",))
+        return header
+
+    async def request(self, kind: str, header: dict[str, Any]) -> dict[str, Any]:
+        self.ids += 1
+        self.send(kind, {**header, "id": self.ids})
+        while True:
+            _, answer, _ = await self.frame(("result",))
+            if answer.get("id") == self.ids:
+                return answer
+
+    def close(self) -> None:
+        self.conn.close()

@@ -35,7 +35,7 @@ async def test_hub_and_engine_are_shared_through_settings(server: Server) -> Non
     settings = server.serverapp.web_app.settings
     assert settings["jupyter_sio_hub"] is server.app.hub
     assert settings["jupyter_sio_engine"] is server.app.engine
-    assert server.app.hub.kernels is not None  # kernel powers enabled
+    assert server.app.hub.kernel_router is not None
 
 
 @pytest.mark.parametrize(

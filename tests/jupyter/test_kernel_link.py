@@ -1,12 +1,11 @@
-"""The kernel link: WebSocket only, authenticated by the per-server secret, kernel powers."""
+"""The kernel link: WebSocket only, authenticated by the per-server secret, link frames."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 
-from .conftest import EVIL, TIMEOUT, RawSio, Server, engine_error
+from .conftest import EVIL, TIMEOUT, RawLink, RawSio, Server, engine_error
 
 
 def _kernel_url(server: Server) -> str:
@@ -42,13 +41,13 @@ async def test_kernel_link_keeps_jupyters_origin_check(server: Server) -> None:
     assert await server.ws_status(_kernel_url(server), headers) == 403
 
 
+async def _link(server: Server, **headers: str) -> RawLink:
+    return RawLink(await server.ws(_kernel_url(server), {
+        "X-Jupyter-Sio-Token": server.app.secret, **headers}))
+
+
 async def test_kernel_gets_powers_and_reaches_browsers(server: Server) -> None:
-    kernel = RawSio(
-        await server.ws(
-            _kernel_url(server),
-            {"X-Jupyter-Sio-Token": server.app.secret, "X-Jupyter-Sio-Kernel": "k-123456789"},
-        )
-    )
+    kernel = await _link(server, **{"X-Jupyter-Sio-Kernel": "k-123456789"})
     browser = RawSio(
         await server.ws(
             server.sio_url(transport="websocket", scheme="ws"),
@@ -56,39 +55,46 @@ async def test_kernel_gets_powers_and_reaches_browsers(server: Server) -> None:
         )
     )
     try:
-        await kernel.start()
+        welcome = await kernel.hello()
+        assert welcome["sid"] and welcome["max_payload"] == server.app.hub.config.max_payload
         await browser.start()
-        status = await kernel.call("sio:status", {})
-        assert status["ok"] is True
+        status = await kernel.request("status", {})
         assert status["clients"] == 2
-        sockets = await kernel.call("sio:sockets", {})
+        sockets = await kernel.request("sockets", {"ns": "/"})
         kernels = [s["kernel"] for s in sockets["sockets"]]
         assert "k-123456789" in kernels
-        assert await kernel.call("sio:emit", {"event": "news", "args": [1, "two"]}) == {"ok": True}
+        # an emit carries the Socket.IO packet as the kernel encoded it
+        kernel.send("emit", {"ns": "/"}, '2["news",1,"two"]')
         assert await browser.event() == ["news", 1, "two"]
+        # errors come back typed
+        failed = await kernel.request("sockets", {"ns": "/nope"})
+        assert failed["error"]["type"] == "UnknownNamespace"
     finally:
         kernel.close()
         browser.close()
 
 
-async def test_browser_endpoint_refuses_a_kernel_session(server: Server) -> None:
-    conn = await server.ws(_kernel_url(server), {"X-Jupyter-Sio-Token": server.app.secret})
+async def test_frames_before_hello_close_only_that_link(server: Server) -> None:
+    bad = await _link(server)
+    good = await _link(server)
+    try:
+        await good.hello()
+        bad.send("emit", {"ns": "/"}, '2["x"]')
+        assert await asyncio.wait_for(bad.conn.read_message(), TIMEOUT) is None
+        assert (await good.request("status", {}))["clients"] >= 1
+    finally:
+        bad.close()
+        good.close()
+
+
+async def test_browser_endpoint_is_not_the_kernel_link(server: Server) -> None:
+    # Link frames on the browser endpoint are not Engine.IO: the connection closes.
+    conn = await server.ws(server.sio_url(transport="websocket", scheme="ws"),
+                           {"Authorization": f"token {server.token}"})
     try:
         opened = await asyncio.wait_for(conn.read_message(), TIMEOUT)
         assert isinstance(opened, str) and opened.startswith("0{")
-        engine_sid = json.loads(opened[1:])["sid"]
-        # A WebSocket session takes no polling request ...
-        response = await server.fetch(server.sio_url(f"sid={engine_sid}&token={server.token}"))
-        assert response.code == 400
-        assert engine_error(response)["code"] == 3
-        # ... and no upgrade probe.
-        browser = await server.ws(
-            server.sio_url(f"sid={engine_sid}", transport="websocket", scheme="ws"),
-            {"Authorization": f"token {server.token}"},
-        )
-        assert await asyncio.wait_for(browser.read_message(), TIMEOUT) is None
-        # The kernel's own connection is unaffected.
-        await conn.write_message("40")
-        assert (await asyncio.wait_for(conn.read_message(), TIMEOUT) or "").startswith("40{")
+        conn.write_message('hello\t{"v":1}')
+        assert await asyncio.wait_for(conn.read_message(), TIMEOUT) is None
     finally:
         conn.close()

@@ -98,7 +98,7 @@ async def test_handler_exception_is_reported_to_the_sender(loaded: tuple[Kernel,
     await kernel.run("@sio.on('boom')\ndef boom(peer):\n    raise ValueError('no way')\n")
     client = await browser(url, token)
     answer = await client.call("boom", timeout=10)
-    assert answer == {"error": "ValueError: no way", "event": "boom"}
+    assert answer == {"error": "ValueError", "message": "no way", "event": "boom"}
     await client.disconnect()
 
 
@@ -161,4 +161,9 @@ async def test_request_reaches_a_cell_handler_like_a_browser_event(
     kernel, _, _ = loaded
     await kernel.run("@sio.on('double')\ndef double(peer, x):\n    return 2 * x\n")
     assert await kernel.value("sio.request('double', 21)") == "42"
-    assert "unhandled" in await kernel.value("sio.request('nobody', 1)")
+    out = await kernel.run(
+        "from jupyter_sio.exceptions import HandlerError\n"
+        "try:\n    sio.request('nobody', 1)\n"
+        "except HandlerError as exc:\n    print('raised', exc.type, exc)\n"
+    )
+    assert "raised unhandled" in out.stdout and "'nobody'" in out.stdout

@@ -147,7 +147,7 @@ async def test_script_reconnects_and_rejoins_after_the_server_restarts(server: L
         sio.join("watchers")
         await server.restart()
         for _ in range(200):  # the client reconnects with backoff by itself
-            if sio.connected and sio._conn is not None and sio._conn.reconnects:
+            if sio.connected and sio._link is not None and sio._link.reconnects:
                 break
             await asyncio.sleep(0.05)
         assert sio.connected

@@ -47,7 +47,7 @@ def websocket_url(url: str, query: dict[str, str]) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
-class KernelConnection:
+class SocketIOClient:
     """A reconnecting Socket.IO client of one namespace."""
 
     def __init__(

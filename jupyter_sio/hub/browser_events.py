@@ -1,0 +1,202 @@
+"""Built-in events browsers may send: subscribe to rooms, presence, publish, whoami.
+
+Checked against the socket's :class:`Identity` (set by the transport from Jupyter's
+Authorizer, never from a payload) and, when the hub has one, its
+``room_policy(identity, action, room) -> bool`` (action ``"subscribe"``, ``"publish"`` or
+``"presence"``; room ``None`` for a namespace-wide publish). Each answers its ack with
+``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
+
+==================  =========================================================================
+``sio:subscribe``   ``{rooms, announce?, name?, kernel?}`` (read permission): join rooms. With
+                    ``announce`` the room receives ``sio:presence`` ``{room, sockets}`` whenever
+                    an announcing member arrives or leaves; ``kernel`` (a widget's owner kernel
+                    id) sends this socket's events to that kernel first (:mod:`.kernel_routing`)
+``sio:unsubscribe`` ``{rooms}``
+``sio:whoami``      who the hub says this socket is
+``sio:publish``     ``{event, args, to}`` (write permission; the sender is left out)
+``sio:presence``    ``{room}``: who is there
+``sio:inspect``     hub statistics with every connection's buffers (the Inspector widget)
+==================  =========================================================================
+
+Kernels use the kernel link (:mod:`.kernel_peer`), not these events.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .sio_connection import ANONYMOUS, Identity
+
+if TYPE_CHECKING:
+    from .hub import Hub
+    from .namespace import Namespace
+    from .namespace_socket import Socket
+
+log = logging.getLogger("jupyter_sio.hub")
+
+
+def identity(socket: Socket) -> Identity:
+    user = socket.client.handshake.user
+    return user if isinstance(user, Identity) else ANONYMOUS
+
+
+def describe(socket: Socket) -> dict[str, Any]:
+    """What presence and listings report about a socket."""
+    return socket.describe()
+
+
+def install(hub: Hub) -> None:
+    """Register the browser built-ins on namespace ``/``."""
+    ns = hub.of("/")
+
+    def ok(**fields: Any) -> dict[str, Any]:
+        return {"ok": True, **fields}
+
+    # Browser-side powers: gated by the identity's subscribe / emit rights.
+    # Presence: sockets that subscribe with ``announce`` are listed to the room, live.
+    present: dict[tuple[str, str], dict[str, Socket]] = {}
+
+    def announce(namespace: Namespace, room: str) -> None:
+        members = present.get((namespace.name, room), {})
+        namespace.to(room).emit(
+            "sio:presence",
+            {
+                "room": room,
+                "sockets": [describe(s) for s in members.values()],
+            },
+        )
+
+    def forget(socket: Socket, rooms: set[str]) -> None:
+        for room in rooms:
+            members = present.get((socket.namespace.name, room))
+            if members is not None and members.pop(socket.id, None) is not None:
+                if not members:
+                    del present[(socket.namespace.name, room)]
+                announce(socket.namespace, room)
+
+    hub.closed_hooks.append(forget)
+
+    def denied(socket: Socket, action: str, rooms: list[str] | list[None]) -> dict[str, Any] | None:
+        """Ask the hub's room policy (if any) about each room; an answer for the first no."""
+        policy = hub.room_policy
+        if policy is None:
+            return None
+        for room in rooms:
+            if not policy(identity(socket), action, room):
+                where = f"room {room!r}" if room is not None else "the whole namespace"
+                return {
+                    "ok": False,
+                    "error": f"forbidden: the room policy refuses {action} to {where}",
+                }
+        return None
+
+    @guarded
+    def subscribe(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        if not identity(socket).can_subscribe:
+            return {"ok": False, "error": "forbidden: subscribing needs read permission"}
+        rooms = _rooms(spec)
+        refusal = denied(socket, "subscribe", rooms)
+        if refusal is not None:
+            return refusal
+        if isinstance(spec, dict) and spec.get("name"):
+            socket.data["name"] = str(spec["name"])[:80]
+        socket.join(rooms)
+        if isinstance(spec, dict) and isinstance(spec.get("kernel"), str) and spec["kernel"]:
+            hub.kernel_router.set_owner(socket, spec["kernel"][:100])
+        if isinstance(spec, dict) and spec.get("announce"):
+            for room in rooms:
+                present.setdefault((socket.namespace.name, room), {})[socket.id] = socket
+                announce(socket.namespace, room)
+        return ok(rooms=sorted(rooms), me=describe(socket))
+
+    @guarded
+    def unsubscribe(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        rooms = _rooms(spec)
+        socket.leave(rooms)
+        forget(socket, set(rooms))
+        return ok()
+
+    @guarded
+    def whoami(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        return ok(**describe(socket))
+
+    @guarded
+    def publish(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        if not identity(socket).can_emit:
+            return {"ok": False, "error": "forbidden: publishing needs write permission"}
+        if not isinstance(spec, dict) or "event" not in spec:
+            return {"ok": False, "error": "sio:publish expects {event, args, to}"}
+        targets = _list(spec.get("to"))
+        refusal = denied(socket, "publish", targets or [None])
+        if refusal is not None:
+            return refusal
+        op = socket.namespace.to(targets).exclude(socket.id)
+        op.emit(str(spec["event"]), *spec.get("args", []), key=spec.get("key"))
+        return ok()
+
+    @guarded
+    def inspect_hub(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        if not identity(socket).can_subscribe:
+            return {"ok": False, "error": "forbidden: inspecting needs read permission"}
+        return ok(**hub.stats(detail=True))
+
+    @guarded
+    def presence(socket: Socket, spec: Any = None, *_: Any) -> Any:
+        if not identity(socket).can_subscribe:
+            return {"ok": False, "error": "forbidden: presence needs read permission"}
+        room = spec.get("room") if isinstance(spec, dict) else spec
+        refusal = denied(socket, "presence", [room])
+        if refusal is not None:
+            return refusal
+        found = socket.namespace.to(room).sockets() if room else []
+        return ok(sockets=[describe(s) for s in found])
+
+    for name, fn in {
+        "sio:subscribe": subscribe,
+        "sio:unsubscribe": unsubscribe,
+        "sio:publish": publish,
+        "sio:presence": presence,
+        "sio:inspect": inspect_hub,
+        "sio:whoami": whoami,
+    }.items():
+        ns.on(name, fn)
+
+
+def guarded(fn: Any) -> Any:
+    """Turn bad arguments into an ``{"ok": false}`` answer instead of a logged traceback."""
+
+    def failed(exc: Exception) -> dict[str, Any]:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+    async def finish(result: Any) -> Any:
+        try:
+            return await result
+        except (ValueError, TypeError, KeyError) as exc:
+            return failed(exc)
+
+    def run(socket: Socket, *args: Any) -> Any:
+        try:
+            result = fn(socket, *args)
+        except (ValueError, TypeError, KeyError) as exc:
+            return failed(exc)
+        return finish(result) if inspect.iscoroutine(result) else result
+
+    run.__name__ = fn.__name__
+    return run
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def _rooms(spec: Any) -> list[str]:
+    rooms = _list(spec.get("rooms") if isinstance(spec, dict) else spec)
+    if not rooms:
+        raise ValueError("no rooms given")
+    return rooms

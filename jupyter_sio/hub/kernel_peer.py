@@ -1,0 +1,609 @@
+"""The hub's side of one kernel link: kernel commands, served outside any handler queue.
+
+A :class:`KernelPeer` reads the frames of :mod:`jupyter_sio.protocol.link_codec` from one
+kernel (or script) and acts as server-side code would, synchronously, on the hub's loop:
+
+- ``emit``: the Socket.IO packet the kernel encoded becomes one
+  :class:`~jupyter_sio.protocol.frames.Outgoing` written to every recipient; the hub reads
+  only the frame header, and routes built from a header are cached (a loop repeats it);
+- commands (join, leave, call, listings, ...) never wait behind a user handler or a pending
+  call: a ``call`` registers its ack and the answer is sent when it comes;
+- the kernel's own sockets (one per namespace it uses) are ordinary hub sockets whose
+  channel is the link, so room broadcasts reach the kernel like any member;
+- client events routed to this kernel (:mod:`.kernel_routing`) go out as ``event`` frames
+  and the kernel's ``answer`` settles the client's ack.
+
+Flow control: a reliable emit that meets a full recipient buffer pauses this link (the
+transport stops reading it, so the kernel's own bounded buffer fills and the cell blocks)
+until there is room or ``send_timeout`` disconnects the stuck recipient, as a hub broadcast
+does. Output to the kernel is batched per loop iteration; past ``max_buffer_bytes`` unsent
+to a kernel that does not read, routed events are refused (their ack answers ``BufferFull``)
+and volatile packets are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..exceptions import (
+    BufferFull,
+    Disconnected,
+    RemoteProtocolError,
+    SioError,
+    UnknownNamespace,
+    UnknownSocket,
+)
+from ..protocol.frames import Outgoing
+from ..protocol.link_codec import (
+    FROM_KERNEL,
+    LinkDecoder,
+    LinkFrame,
+    LinkKind,
+    encode_frame,
+    error_header,
+    join_frames,
+)
+from ..protocol.link_session import LinkHeartbeat, LinkServerSession, Welcome
+from ..protocol.sio_codec import PacketDecoder, deconstruct, dumps
+from .adapter import BroadcastOptions
+from .operators import wait_for_room
+from .sio_connection import Handshake, Identity
+
+if TYPE_CHECKING:
+    from .hub import Hub
+    from .namespace import Namespace
+    from .namespace_socket import Socket
+
+log = logging.getLogger("jupyter_sio.hub.kernel")
+
+#: header of a ``deliver`` frame without attachments (the common case, built once)
+_PLAIN_DELIVER = '{}'
+_MAX_ROUTES = 256
+
+
+class LinkWriter(Protocol):
+    """What a peer needs from its transport (a Tornado WebSocket, in practice)."""
+
+    def write_text(self, text: str) -> asyncio.Future[None] | None: ...
+
+    def write_binary(self, data: bytes) -> asyncio.Future[None] | None: ...
+
+    def pending_bytes(self) -> int: ...
+
+    def close(self, reason: str) -> None: ...
+
+
+class LinkChannel:
+    """The :class:`~jupyter_sio.hub.sio_connection.Channel` of a kernel's own sockets."""
+
+    __slots__ = ("dropped", "peer")
+
+    transport_name = "kernel link"
+
+    def __init__(self, peer: KernelPeer) -> None:
+        self.peer = peer
+        self.dropped = 0
+
+    @property
+    def sid(self) -> str:
+        return self.peer.sid
+
+    def send(self, packet: Outgoing) -> bool:
+        peer = self.peer
+        if peer.closed:
+            return True
+        if peer.congested():
+            if packet.volatile:
+                self.dropped += 1
+                return True
+            if packet.key is None:
+                return False
+        text = packet.text
+        header = _PLAIN_DELIVER if not packet.attachments else f'{{"n":{len(packet.attachments)}}}'
+        peer.queue(encode_frame(LinkKind.DELIVER, header, text[1:]), packet.attachments)
+        return True
+
+    def send_when_room(self, packet: Outgoing) -> asyncio.Future[None]:
+        return self.peer.when_drained(lambda: self.peer.channel.send(packet) or True)
+
+    def close(self, reason: str = "forced close") -> None:
+        self.peer.close(reason)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "transport": self.transport_name,
+            "queued": 0,
+            "queued_bytes": self.peer.writer.pending_bytes(),
+            "dropped": self.dropped + self.peer.refused,
+            "conflated": 0,
+            "waiting": len(self.peer.routed),
+        }
+
+
+Route = tuple["Namespace", BroadcastOptions, bool, "str | None", bool]
+
+
+class KernelPeer:
+    """One kernel link: its session, its sockets, its pending calls and routed events."""
+
+    def __init__(self, hub: Hub, writer: LinkWriter, handshake: Handshake) -> None:
+        self.hub = hub
+        self.writer = writer
+        self.handshake = handshake
+        self.identity: Identity = handshake.user
+        self.kernel_id: str | None = self.identity.kernel_id
+        config = hub.config
+        loop = asyncio.get_running_loop()
+        self.session = LinkServerSession(config.ping_interval, config.ping_timeout, loop.time())
+        self.decoder = LinkDecoder(
+            FROM_KERNEL, max_attachments=max(config.max_attachments, 1000),
+            max_bytes=config.link_max_message,
+        )
+        self.sid = "link-" + secrets.token_urlsafe(9)
+        self.channel = LinkChannel(self)
+        self.client = hub.connect_client(self.channel, handshake)
+        self.closed = False
+        #: routed event id -> (client socket, its ack id, event name)
+        self.routed: dict[int, tuple[Socket, int, str]] = {}
+        self.refused = 0  # routed events refused because the kernel did not read
+        self._lines: list[str] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._routes: dict[str, Route] = {}
+        self._packets = PacketDecoder(max_attachments=1000, max_bytes=config.link_max_message)
+        self._drain: asyncio.Future[None] | None = None
+        self._timer = loop.call_at(self.session.deadline, self._on_timer)
+        self._actions: dict[LinkKind, Callable[[LinkFrame], Any]] = {
+            LinkKind.HELLO: self._hello,
+            LinkKind.EMIT: self._emit,
+            LinkKind.CALL: self._call,
+            LinkKind.SEND: self._send,
+            LinkKind.JOIN: self._join,
+            LinkKind.LEAVE: self._leave,
+            LinkKind.SOCKETS: self._sockets,
+            LinkKind.DISCONNECT: self._disconnect,
+            LinkKind.HANDLE: self._handle,
+            LinkKind.UNHANDLE: self._unhandle,
+            LinkKind.CLEAR: self._clear,
+            LinkKind.STATUS: self._status,
+            LinkKind.RESOLVE: self._resolve,
+            LinkKind.ANSWER: self._answer,
+            LinkKind.PONG: _ignore,
+        }
+
+    # -- inbound ---------------------------------------------------------------------------
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """One WebSocket message; an awaitable means "do not read more until it is done"."""
+        if self.closed:
+            return None
+        try:
+            frames = self.decoder.feed(message)
+        except (RemoteProtocolError, SioError) as exc:
+            log.warning("closing kernel link %s: %s", self.sid, exc)
+            self.close("parse error")
+            return None
+        return self._process(frames, 0)
+
+    def _process(self, frames: list[LinkFrame], start: int) -> Awaitable[None] | None:
+        now = asyncio.get_running_loop().time()
+        actions = self._actions
+        for index in range(start, len(frames)):
+            frame = frames[index]
+            try:
+                self.session.receive(frame, now)
+            except RemoteProtocolError as exc:
+                log.warning("closing kernel link %s: %s", self.sid, exc)
+                self.close("parse error")
+                return None
+            try:
+                blocked = actions[frame.kind](frame)
+            except (SioError, LookupError, TypeError, ValueError) as exc:
+                self._failed(frame, exc)
+                continue
+            if blocked is not None:
+                return self._resume(blocked, frames, index + 1)
+            if self.closed:
+                return None
+        return None
+
+    async def _resume(self, blocked: tuple[list[Socket], Outgoing], frames: list[LinkFrame],
+                      start: int) -> None:
+        """A reliable emit met full buffers: wait for room (or drop the stuck clients)."""
+        await wait_for_room(*blocked)
+        rest = self._process(frames, start)
+        if rest is not None:
+            await rest
+
+    def _failed(self, frame: LinkFrame, exc: BaseException) -> None:
+        request_id = frame.header.get("id")
+        if isinstance(request_id, int):
+            self._result(request_id, {"error": error_header(exc)})
+        else:
+            self.queue(encode_frame(LinkKind.NOTICE, {**error_header(exc), "frame": frame.kind.value}))
+
+    # -- frames ----------------------------------------------------------------------------
+    def _hello(self, frame: LinkFrame) -> None:
+        header = frame.header
+        if not self.kernel_id and isinstance(header.get("kernel"), str):
+            self.kernel_id = header["kernel"]
+        router = self.hub.kernel_router
+        rooms = {(str(ns), str(room)) for ns, room in header.get("rooms", [])}
+        if self.kernel_id:
+            remembered = router.kernel_rooms.setdefault(self.kernel_id, set())
+            rooms |= remembered
+            remembered |= rooms
+        for ns, room in sorted(rooms):
+            namespace = self.hub._namespace_for(ns, {})
+            if namespace is not None:
+                self.own_socket(namespace).join(room)
+        for entry in header.get("handlers", []):
+            ns, event = str(entry[0]), str(entry[1])
+            scope = frozenset(str(r) for r in (entry[2] if len(entry) > 2 and entry[2] else ()))
+            router.add(self, ns, event, scope)
+        router.peer_opened(self)
+        self.session.welcomed()
+        config = self.hub.config
+        welcome = Welcome(
+            sid=self.own_socket(self.hub.default).id,
+            max_payload=config.max_payload,
+            max_message=config.link_max_message,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            rooms=tuple(sorted(rooms)),
+        )
+        self.queue(encode_frame(LinkKind.WELCOME, welcome.header()))
+
+    def _emit(self, frame: LinkFrame) -> tuple[list[Socket], Outgoing] | None:
+        route = self._routes.get(frame.raw_header)
+        if route is None:
+            route = self._route(frame.header)
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[frame.raw_header] = route
+        namespace, opts, volatile, key, retain = route
+        text = frame.payload
+        attachments = frame.attachments
+        if not text or text[0] not in "25" or (text[0] == "5") != bool(attachments):
+            raise RemoteProtocolError("an emit frame carries an EVENT packet")
+        packet = Outgoing("4" + text, attachments, key=key, volatile=volatile)
+        adapter = namespace.adapter
+        if retain and key is not None:
+            for room in opts.rooms:
+                adapter.retain(room, key, packet)
+        blocked = adapter.broadcast(packet, opts)
+        return (blocked, packet) if blocked else None
+
+    def _route(self, header: dict[str, Any]) -> Route:
+        namespace = self.namespace(header.get("ns", "/"))
+        excluded = set(_strings(header.get("ex")))
+        if not header.get("self"):
+            own = self.client.sockets.get(namespace.name)
+            if own is not None:
+                excluded.add(own.id)
+        key = header.get("k")
+        retain = bool(header.get("r"))
+        rooms = frozenset(_strings(header.get("to")))
+        if retain and (key is None or not rooms):
+            raise ValueError("retain needs a key and at least one room")
+        opts = BroadcastOptions(rooms, frozenset(excluded))
+        return namespace, opts, bool(header.get("v")), None if key is None else str(key), retain
+
+    def _call(self, frame: LinkFrame) -> None:
+        header = frame.header
+        request_id = int(header["id"])
+        namespace = self.namespace(header.get("ns", "/"))
+        sid = str(header["sid"])
+        target = namespace.sockets.get(sid)
+        if target is None:
+            raise UnknownSocket(f"no socket {sid!r} is connected to namespace {namespace.name}")
+        text, at = frame.payload or "", int(header["at"])
+        attachments = frame.attachments
+
+        def build(ack_id: int) -> Outgoing:
+            return Outgoing("4" + text[:at] + str(ack_id) + text[at:], attachments)
+
+        timeout = header.get("timeout")
+        future = target.call_encoded(
+            build, str(header.get("event", "?")), None if timeout is None else float(timeout)
+        )
+        future.add_done_callback(lambda f: self._call_done(request_id, f))
+
+    def _call_done(self, request_id: int, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            self._result(request_id, {"error": {"type": "Disconnected", "message": "cancelled"}})
+            return
+        error = future.exception()
+        if error is not None:
+            self._result(request_id, {"error": error_header(error)})
+            return
+        result = future.result()
+        values = [] if result is None else list(result) if isinstance(result, tuple) else [result]
+        self._result(request_id, {}, values)
+
+    def _send(self, frame: LinkFrame) -> None:
+        """A packet from the kernel's own socket, as a client sends it (``sio.request``)."""
+        decoder = self._packets
+        packet = decoder.feed(frame.payload or "")
+        for blob in frame.attachments:
+            packet = decoder.feed(blob)
+        if packet is None:
+            raise RemoteProtocolError("a send frame carries a whole packet")
+        namespace = self.namespace(packet.namespace)
+        self.own_socket(namespace)._on_packet(packet)
+
+    def _membership(self, frame: LinkFrame, joining: bool) -> None:
+        header = frame.header
+        namespace = self.namespace(header.get("ns", "/"))
+        rooms = _strings(header.get("rooms"))
+        if not rooms:
+            raise ValueError("no rooms given")
+        sids = header.get("sids")
+        if sids is None:
+            socket = self.own_socket(namespace)
+            (socket.join if joining else socket.leave)(rooms)
+            if self.kernel_id:
+                memory = self.hub.kernel_router.kernel_rooms.setdefault(self.kernel_id, set())
+                pairs = {(namespace.name, r) for r in rooms}
+                (memory.update if joining else memory.difference_update)(pairs)
+            return
+        opts = BroadcastOptions(frozenset(_strings(sids)))
+        # Local sockets change now, so an emit right after this frame reaches them; an
+        # adapter that spans nodes then tells the other nodes.
+        for socket in namespace.adapter.local_sockets(opts):
+            (socket.join if joining else socket.leave)(rooms)
+        if namespace.adapter.spans_nodes:
+            change = namespace.adapter.add_sockets if joining else namespace.adapter.del_sockets
+            self.hub.spawn(change(BroadcastOptions(opts.rooms), rooms))
+
+    def _join(self, frame: LinkFrame) -> None:
+        self._membership(frame, True)
+
+    def _leave(self, frame: LinkFrame) -> None:
+        self._membership(frame, False)
+
+    def _sockets(self, frame: LinkFrame) -> None:
+        header = frame.header
+        request_id = int(header["id"])
+        namespace = self.namespace(header.get("ns", "/"))
+        room = header.get("room")
+        opts = BroadcastOptions(frozenset([str(room)]) if room else frozenset())
+
+        async def listing() -> None:
+            try:
+                found = await namespace.adapter.describe_sockets(opts)
+            except Exception as exc:
+                self._result(request_id, {"error": error_header(exc)})
+                return
+            self._result(request_id, {"sockets": found})
+
+        self.hub.spawn(listing())
+
+    def _disconnect(self, frame: LinkFrame) -> None:
+        header = frame.header
+        namespace = self.namespace(header.get("ns", "/"))
+        opts = BroadcastOptions(frozenset(_strings(header.get("sids"))))
+        close = bool(header.get("close"))
+        for socket in namespace.adapter.local_sockets(opts):
+            socket.disconnect(close=close)
+        if namespace.adapter.spans_nodes:
+            self.hub.spawn(namespace.adapter.disconnect_sockets(opts, close))
+
+    def _handle(self, frame: LinkFrame) -> None:
+        header = frame.header
+        namespace = str(header.get("ns", "/"))
+        scope = frozenset(_strings(header.get("rooms")))
+        for event in _strings(header.get("events")):
+            self.hub.kernel_router.add(self, namespace, event, scope)
+
+    def _unhandle(self, frame: LinkFrame) -> None:
+        header = frame.header
+        events = header.get("events")
+        self.hub.kernel_router.remove(
+            self, header.get("ns"), None if events is None else _strings(events)
+        )
+
+    def _clear(self, frame: LinkFrame) -> None:
+        header = frame.header
+        namespace = self.namespace(header.get("ns", "/"))
+        namespace.adapter.clear_retained(header.get("room"), header.get("key"))
+
+    def _status(self, frame: LinkFrame) -> None:
+        request_id = int(frame.header["id"])
+        self._result(request_id, self.hub.stats(detail=bool(frame.header.get("detail"))))
+
+    def _resolve(self, frame: LinkFrame) -> None:
+        self.namespace(frame.header.get("ns", "/"))
+        self._result(int(frame.header["id"]), {})
+
+    def _answer(self, frame: LinkFrame) -> None:
+        header = frame.header
+        entry = self.routed.pop(int(header["id"]), None)
+        if entry is None:
+            return  # the client left, or the link was re-opened
+        socket, ack_id, event = entry
+        error = header.get("error")
+        if isinstance(error, dict):
+            socket._answer(ack_id, handler_error(event, error))
+            return
+        payload = frame.payload or "[]"
+        if payload[:1] != "[":
+            raise RemoteProtocolError("an answer carries a JSON array")
+        if socket.connected:
+            socket._send(ack_packet(socket.namespace.name, ack_id, payload, frame.attachments))
+
+    # -- routed client events --------------------------------------------------------------
+    def route_event(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
+        """Give a client event to this kernel (the router chose it)."""
+        if self.closed or self.congested():
+            self.refused += 1
+            if ack_id is not None:
+                reason = "the kernel is not reading its link" if not self.closed else "gone"
+                socket._answer(ack_id, handler_error(
+                    str(data[0]), {"type": "BufferFull", "message": f"kernel link {reason}"}))
+            return
+        header = socket.describe_identity()
+        header["ns"] = socket.namespace.name
+        header["sid"] = socket.id
+        if ack_id is not None:
+            request_id = self.session.next_id()
+            self.routed[request_id] = (socket, ack_id, str(data[0]))
+            header["id"] = request_id
+        attachments: list[bytes] = []
+        payload = dumps(deconstruct(data, attachments))
+        if attachments:
+            header["n"] = len(attachments)
+        self.queue(encode_frame(LinkKind.EVENT, header, payload), attachments)
+
+    def socket_left(self, socket: Socket) -> None:
+        """A client socket left: forget the events it waits answers for."""
+        if self.routed:
+            for key in [k for k, v in self.routed.items() if v[0] is socket]:
+                del self.routed[key]
+
+    # -- the kernel's own sockets ----------------------------------------------------------
+    def namespace(self, name: Any) -> Namespace:
+        name = str(name)
+        namespace = self.hub._namespace_for(name, {})
+        if namespace is None:
+            raise UnknownNamespace(f"the hub has no namespace {name!r}")
+        return namespace
+
+    def own_socket(self, namespace: Namespace) -> Socket:
+        """This kernel's socket in ``namespace`` (made on first use, like a connect)."""
+        socket = self.client.sockets.get(namespace.name)
+        if socket is None:
+            socket = self.client.attach_trusted(namespace)
+            self._routes.clear()  # cached routes must now exclude this socket
+        return socket
+
+    # -- outbound --------------------------------------------------------------------------
+    def queue(self, line: str, attachments: tuple[bytes, ...] | list[bytes] = ()) -> None:
+        """Send a frame with the next batch (at the end of this loop iteration)."""
+        if self.closed:
+            return
+        self._lines.append(line)
+        if attachments:
+            self._flush()
+            for blob in attachments:
+                self._track(self.writer.write_binary(blob))
+        elif self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        lines, self._lines = self._lines, []
+        if lines and not self.closed:
+            self._track(self.writer.write_text(join_frames(lines)))
+
+    def _track(self, drain: asyncio.Future[None] | None) -> None:
+        if drain is not None:
+            self._drain = drain
+
+    def _result(self, request_id: int, fields: dict[str, Any], values: list[Any] | None = None,
+                ) -> None:
+        header = {"id": request_id, **fields}
+        if values is None:
+            self.queue(encode_frame(LinkKind.RESULT, header))
+            return
+        attachments: list[bytes] = []
+        payload = dumps(deconstruct(values, attachments))
+        if attachments:
+            header["n"] = len(attachments)
+        self.queue(encode_frame(LinkKind.RESULT, header, payload), attachments)
+
+    def congested(self) -> bool:
+        return self.writer.pending_bytes() > self.hub.config.max_buffer_bytes
+
+    def when_drained(self, then: Callable[[], bool]) -> asyncio.Future[None]:
+        """Run ``then`` once the kernel has read enough; BufferFull after send_timeout."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        timeout = self.hub.config.send_timeout
+        deadline = loop.time() + timeout
+
+        def check() -> None:
+            if future.done():
+                return
+            if self.closed:
+                future.set_exception(Disconnected("kernel link closed"))
+            elif not self.congested():
+                then()
+                future.set_result(None)
+            elif loop.time() >= deadline:
+                future.set_exception(BufferFull(
+                    f"kernel link {self.sid} did not drain within send_timeout={timeout} s"))
+            else:
+                loop.call_later(0.05, check)
+
+        check()
+        return future
+
+    # -- life ------------------------------------------------------------------------------
+    def _on_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        action = self.session.tick(loop.time())
+        if action is LinkHeartbeat.TIMED_OUT:
+            log.info("closing kernel link %s: ping timeout", self.sid)
+            self.close("ping timeout")
+            return
+        if action is LinkHeartbeat.SEND_PING:
+            self.queue(encode_frame(LinkKind.PING, "{}"))
+        if not self.closed:
+            self._timer = loop.call_at(self.session.deadline, self._on_timer)
+
+    def close(self, reason: str = "forced close") -> None:
+        """Close the link (from either side); the kernel's sockets leave, calls settle."""
+        if self.closed:
+            return
+        self.closed = True
+        self.session.close(reason)
+        self._timer.cancel()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._flush_lines_on_close()
+        routed, self.routed = self.routed, {}
+        for socket, ack_id, event in routed.values():
+            socket._answer(ack_id, handler_error(
+                event, {"type": "Disconnected", "message": f"the kernel link closed ({reason})"}))
+        self.hub.kernel_router.peer_closed(self)
+        self.hub.client_closed(self.client, reason)
+        self.writer.close(reason)
+
+    def _flush_lines_on_close(self) -> None:
+        lines, self._lines = self._lines, []
+        if lines:
+            try:
+                self.writer.write_text(join_frames(lines))
+            except Exception:  # the transport is gone already
+                pass
+
+def handler_error(event: str, error: dict[str, Any]) -> dict[str, Any]:
+    """What a client's ack gets when the kernel that should answer could not."""
+    return {"error": str(error.get("type", "Exception")), "message": str(error.get("message", "")),
+            "event": event}
+
+
+def ack_packet(namespace: str, ack_id: int, args_json: str, attachments: tuple[bytes, ...]
+               ) -> Outgoing:
+    """An ACK packet around arguments that are already JSON (with placeholders)."""
+    prefix = "" if namespace == "/" else namespace + ","
+    if attachments:
+        return Outgoing(f"46{len(attachments)}-{prefix}{ack_id}{args_json}", attachments)
+    return Outgoing(f"43{prefix}{ack_id}{args_json}")
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def _ignore(_frame: LinkFrame) -> None:
+    return None

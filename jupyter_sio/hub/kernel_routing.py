@@ -1,0 +1,112 @@
+"""Which kernel answers which client event: one kernel per event, chosen by scope.
+
+Kernels register handlers (``@sio.on(event)`` in a cell) for events clients send. Many
+notebooks run at once and several may handle the same event name, so the hub picks exactly
+**one** kernel for each client event, the first rule that matches:
+
+1. **Owner.** The client socket belongs to a kernel's widget (the widget subscribed with
+   ``{"kernel": <its kernel id>}``): that kernel, if it handles the event. A Poll's votes
+   reach the notebook that runs the poll, whatever other notebooks handle ``"vote"``.
+2. **Room scope.** Kernels that registered the handler for rooms
+   (``@sio.on(event, room="study")``) the sender is in: the newest such registration.
+3. **Plain.** Kernels that registered it without rooms: the newest registration (the
+   notebook run last takes over the event, as re-running a cell replaces a handler).
+
+Only the chosen kernel sees the event, so one kernel's exception never answers another
+kernel's browser. To deliver one event to several kernels, emit it to a room they joined.
+A hub handler for the event (``hub.on(event)``) comes before any kernel, and a hub ``"*"``
+catch-all after them: specific hub handler → kernel → ``"*"`` → "unhandled" answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .kernel_peer import KernelPeer
+    from .namespace_socket import Socket
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    peer: KernelPeer
+    rooms: frozenset[str]
+    order: int
+
+
+class KernelRouter:
+    """The handler registrations of every kernel link of one hub."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], list[Registration]] = {}
+        #: (namespace, socket id) -> the kernel id owning that socket's widget
+        self.owners: dict[tuple[str, str], str] = {}
+        #: kernel id -> its live link (the newest one after a restart)
+        self.kernels: dict[str, KernelPeer] = {}
+        #: rooms each kernel id had, given back when that kernel id says hello again
+        self.kernel_rooms: dict[str, set[tuple[str, str]]] = {}
+        self._order = itertools.count()
+
+    # -- registrations ---------------------------------------------------------------------
+    def add(self, peer: KernelPeer, namespace: str, event: str, rooms: frozenset[str]) -> None:
+        """Register (or re-register: it becomes the newest) ``peer``'s handler."""
+        entries = [r for r in self.routes.get((namespace, event), ()) if r.peer is not peer]
+        entries.append(Registration(peer, rooms, next(self._order)))
+        self.routes[(namespace, event)] = entries
+
+    def remove(self, peer: KernelPeer, namespace: str | None = None,
+               events: list[str] | None = None) -> None:
+        for key in list(self.routes):
+            if (namespace is None or key[0] == namespace) and (events is None or key[1] in events):
+                entries = [r for r in self.routes[key] if r.peer is not peer]
+                if entries:
+                    self.routes[key] = entries
+                else:
+                    del self.routes[key]
+
+    def handles(self, peer: KernelPeer, namespace: str, event: str) -> bool:
+        return any(r.peer is peer for r in self.routes.get((namespace, event), ()))
+
+    # -- peers and owners ------------------------------------------------------------------
+    def peer_opened(self, peer: KernelPeer) -> None:
+        if peer.kernel_id:
+            self.kernels[peer.kernel_id] = peer
+
+    def peer_closed(self, peer: KernelPeer) -> None:
+        self.remove(peer)
+        if peer.kernel_id and self.kernels.get(peer.kernel_id) is peer:
+            del self.kernels[peer.kernel_id]
+
+    def set_owner(self, socket: Socket, kernel_id: str) -> None:
+        self.owners[(socket.namespace.name, socket.id)] = kernel_id
+
+    def forget_socket(self, socket: Socket) -> None:
+        self.owners.pop((socket.namespace.name, socket.id), None)
+
+    # -- the choice ------------------------------------------------------------------------
+    def choose(self, socket: Socket, event: str) -> KernelPeer | None:
+        """The one kernel that gets ``event`` from ``socket`` (rules in the module doc)."""
+        namespace = socket.namespace.name
+        entries = self.routes.get((namespace, event))
+        if not entries:
+            return None
+        owner = self.owners.get((namespace, socket.id)) if self.owners else None
+        if owner is not None:
+            peer = self.kernels.get(owner)
+            if peer is not None and any(r.peer is peer for r in entries):
+                return peer
+        scoped = None
+        plain = None
+        sender_rooms: set[str] | None = None
+        for entry in entries:  # in registration order: the last match is the newest
+            if entry.rooms:
+                if sender_rooms is None:
+                    sender_rooms = socket.namespace.adapter.rooms_of(socket.id)
+                if not entry.rooms.isdisjoint(sender_rooms):
+                    scoped = entry
+            else:
+                plain = entry
+        chosen = scoped or plain
+        return chosen.peer if chosen is not None else None

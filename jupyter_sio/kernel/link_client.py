@@ -1,0 +1,379 @@
+"""The kernel's end of the kernel link, on asyncio: connect, batch, read, reconnect.
+
+It runs on the private I/O loop of :mod:`.sio` (any loop, really). Frames to send come
+through a :class:`~.link_buffer.LinkBuffer` that any thread fills; :meth:`LinkClient._drain`
+writes them in batches of up to ``batch_bytes`` per WebSocket message, and stops writing
+while the socket holds more than ``write_high_water`` unsent bytes (the hub pauses reading
+a link whose broadcasts meet full buffers, so this is where the cell feels backpressure).
+While the hub is unreachable nothing drains: the buffer is the offline buffer, and after a
+reconnect the ``hello`` frame (rooms, handlers) goes first, then the buffered frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
+
+from ..exceptions import (
+    AckTimeout,
+    ConnectionRefused,
+    Disconnected,
+    Forbidden,
+    PayloadTooLarge,
+    RemoteProtocolError,
+    SioError,
+    from_wire,
+)
+from ..protocol.frames import Outgoing
+from ..protocol.link_codec import (
+    FROM_HUB,
+    LINK_VERSION,
+    LinkDecoder,
+    LinkFrame,
+    LinkKind,
+    encode_frame,
+    join_frames,
+)
+from ..protocol.link_session import LinkClientSession, Welcome
+from .link_buffer import LinkBuffer
+
+log = logging.getLogger("jupyter_sio.kernel")
+
+_RECONNECT_ERRORS = (
+    OSError,
+    HTTPClientError,
+    Disconnected,
+    RemoteProtocolError,
+    ConnectionRefused,
+    asyncio.TimeoutError,
+    WebSocketClosedError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLimits:
+    """Limits and timings of the kernel's side of the link (``sio.configure(...)``).
+
+    Attributes:
+        buffer_packets / buffer_bytes: frames and bytes the link buffer holds (cell → I/O
+            thread, and the offline buffer) before reliable emits wait.
+        send_timeout: seconds a reliable emit waits for room before ``BufferFull``.
+        batch_bytes: bytes of frames written in one WebSocket message.
+        write_high_water: unsent socket bytes before the I/O thread waits for the hub.
+        connect_timeout: seconds for the WebSocket handshake and the welcome.
+        backoff: first and largest delay between reconnect attempts.
+    """
+
+    buffer_packets: int = 100_000
+    buffer_bytes: int = 32 * 1024 * 1024
+    send_timeout: float = 10.0
+    batch_bytes: int = 256 * 1024
+    write_high_water: int = 1024 * 1024
+    connect_timeout: float = 10.0
+    backoff: tuple[float, float] = (0.25, 5.0)
+
+
+def websocket_url(url: str) -> str:
+    """``http://host/base/kernel/`` → ``ws://host/base/kernel/``."""
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+class LinkClient:
+    """One kernel's link to a hub: hello/welcome, frames both ways, reconnect with backoff.
+
+    ``hello()`` gives the ``hello`` header for each (re)connect; ``on_frame(frame)`` gets
+    ``event`` and ``deliver`` frames (on the I/O loop).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        limits: LinkLimits,
+        hello: Callable[[], dict[str, Any]],
+        on_frame: Callable[[LinkFrame], None],
+        io_thread: Callable[[], bool],
+        reconnect: bool = True,
+    ) -> None:
+        self.url = url
+        self.headers = dict(headers)
+        self.limits = limits
+        self.reconnect = reconnect
+        self._hello = hello
+        self._on_frame = on_frame
+        self.loop = asyncio.get_running_loop()
+        self.buffer = LinkBuffer(
+            max_packets=limits.buffer_packets,
+            max_bytes=limits.buffer_bytes,
+            send_timeout=limits.send_timeout,
+            wake=self._wake,
+            io_thread=io_thread,
+        )
+        self.welcome: Welcome | None = None
+        self.connected = asyncio.Event()
+        self.closed = False
+        self.reconnects = 0
+        self.on_reconnect: Callable[[], None] | None = None
+        self._ws: WebSocketClientConnection | None = None
+        self._session: LinkClientSession | None = None
+        self._results: dict[int, asyncio.Future[LinkFrame]] = {}
+        self._ids = itertools.count(1)
+        self._runner: asyncio.Task[None] | None = None
+        self._waiting_drain = False
+        self._offline_warned = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def sid(self) -> str | None:
+        return self.welcome.sid if self.welcome is not None else None
+
+    @property
+    def max_payload(self) -> int:
+        return self.welcome.max_payload if self.welcome is not None else 1_000_000
+
+    async def start(self) -> None:
+        """Connect once (raising on failure), then keep the link up in the background."""
+        await self._open()
+        self._runner = asyncio.ensure_future(self._run())
+
+    async def close(self) -> None:
+        self.closed = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            self._drain()  # what the cells emitted last still goes out
+            ws.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+        self._fail_results("client closed")
+
+    async def _open(self) -> None:
+        limits = self.limits
+        request = HTTPRequest(
+            websocket_url(self.url),
+            headers=self.headers,
+            connect_timeout=limits.connect_timeout,
+            request_timeout=limits.connect_timeout,
+        )
+        try:
+            ws = await websocket_connect(request, max_message_size=64 * 1024 * 1024)
+        except HTTPClientError as exc:
+            if exc.code == 403:
+                raise Forbidden(f"the hub at {self.url} refused this kernel link (403)") from None
+            raise
+        # Small frames go out at once: with Nagle's algorithm a join written right after
+        # another frame could wait for a delayed ACK (~40 ms).
+        ws.protocol.set_nodelay(True)  # type: ignore[union-attr]
+        session = LinkClientSession(self.loop.time())
+        decoder = LinkDecoder(FROM_HUB)
+        try:
+            await ws.write_message(encode_frame(LinkKind.HELLO, {"v": LINK_VERSION, **self._hello()}))
+            while session.welcome is None:
+                message = await asyncio.wait_for(ws.read_message(), limits.connect_timeout)
+                if message is None:
+                    raise Disconnected(f"the hub at {self.url} closed the link during hello")
+                for frame in decoder.feed(message):
+                    session.receive(frame, self.loop.time())
+                    if frame.kind is LinkKind.NOTICE:
+                        log.warning("hub: %s", frame.header.get("message"))
+        except BaseException:
+            ws.close()
+            raise
+        self._ws, self._session, self.welcome = ws, session, session.welcome
+        self._decoder = decoder
+        self._offline_warned = False
+        self.connected.set()
+        self.buffer.rearm()
+        self._drain()
+
+    async def _run(self) -> None:
+        """Read until the link drops, then reconnect with backoff until closed."""
+        while not self.closed:
+            reason = await self._read_loop()
+            self._lost(reason)
+            if self.closed or not self.reconnect:
+                return
+            delay = self.limits.backoff[0]
+            while not self.closed:
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                try:
+                    await self._open()
+                except _RECONNECT_ERRORS as exc:
+                    log.debug("reconnect to %s failed: %r", self.url, exc)
+                    delay = min(delay * 2, self.limits.backoff[1])
+                    continue
+                self.reconnects += 1
+                log.info("kernel link to %s is back", self.url)
+                if self.on_reconnect is not None:
+                    self.on_reconnect()
+                break
+
+    async def _read_loop(self) -> str:
+        ws, session = self._ws, self._session
+        assert ws is not None and session is not None
+        decoder = self._decoder
+        on_frame = self._on_frame
+        while True:
+            deadline = session.deadline
+            wait = None if deadline is None else max(0.05, deadline - self.loop.time())
+            try:
+                message = await asyncio.wait_for(ws.read_message(), wait)
+            except asyncio.TimeoutError:
+                if session.timed_out(self.loop.time()):
+                    ws.close()
+                    return "ping timeout"
+                continue
+            if message is None:
+                return "transport close"
+            try:
+                frames = decoder.feed(message)
+                now = self.loop.time()
+                for frame in frames:
+                    session.receive(frame, now)
+                    kind = frame.kind
+                    if kind is LinkKind.RESULT:
+                        self._settle(frame)
+                    elif kind is LinkKind.PING:
+                        self.buffer.push_control(Outgoing(encode_frame(LinkKind.PONG, "{}")))
+                    elif kind is LinkKind.NOTICE:
+                        log.warning("hub refused a %s frame: %s: %s", frame.header.get("frame"),
+                                    frame.header.get("type"), frame.header.get("message"))
+                    else:
+                        on_frame(frame)
+            except (RemoteProtocolError, PayloadTooLarge) as exc:
+                log.warning("closing the kernel link: invalid frame from the hub: %s", exc)
+                ws.close()
+                return "parse error"
+
+    def _lost(self, reason: str) -> None:
+        self._ws = None
+        self.connected.clear()
+        self._fail_results(reason)
+        log.info("kernel link to %s lost (%s)", self.url, reason)
+
+    def _fail_results(self, reason: str) -> None:
+        results, self._results = self._results, {}
+        for future in results.values():
+            if not future.done():
+                future.set_exception(Disconnected(f"the kernel link closed ({reason})"))
+
+    # -- outbound --------------------------------------------------------------------------
+    def _wake(self) -> None:
+        """Called (under the buffer's lock, from any thread) when frames wait."""
+        self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """Write waiting frames in batches until the socket is congested (I/O loop)."""
+        ws = self._ws
+        if ws is None:
+            self.buffer.rearm()
+            self._warn_offline()
+            return
+        if self._waiting_drain:
+            return
+        limits = self.limits
+        budget = limits.batch_bytes
+        if self.welcome is not None:
+            budget = min(budget, self.welcome.max_message // 2)
+        try:
+            while True:
+                items = self.buffer.take(budget)
+                if not items:
+                    return
+                future = self._write(ws, items)
+                if future is not None and _pending(ws) > limits.write_high_water:
+                    self._waiting_drain = True
+                    future.add_done_callback(self._drained)
+                    return
+        except WebSocketClosedError:
+            return  # the read loop sees the close and reconnects; the batch is lost with it
+
+    def _write(self, ws: WebSocketClientConnection, items: list[Outgoing]) -> Any:
+        lines: list[str] = []
+        future = None
+        for item in items:
+            lines.append(item.text)
+            if item.attachments:
+                future = ws.write_message(join_frames(lines))
+                lines = []
+                for blob in item.attachments:
+                    future = ws.write_message(blob, binary=True)
+        if lines:
+            future = ws.write_message(join_frames(lines))
+        return future
+
+    def _drained(self, _future: Any) -> None:
+        self._waiting_drain = False
+        self._drain()
+
+    def _warn_offline(self) -> None:
+        if not self._offline_warned and not self.closed:
+            self._offline_warned = True
+            stats = self.buffer.stats()
+            log.warning(
+                "hub at %s unreachable: keeping emits until it is back (%d waiting; reliable "
+                "emits block, then raise BufferFull, when %d frames or %d bytes wait)",
+                self.url, stats["queued"], self.limits.buffer_packets, self.limits.buffer_bytes,
+            )
+
+    def send(self, kind: LinkKind, header: str | dict[str, Any], payload: str | None = None,
+             attachments: tuple[bytes, ...] | list[bytes] = ()) -> None:
+        """Queue a command frame (never waits: commands are one per call)."""
+        self.buffer.push_control(Outgoing(encode_frame(kind, header, payload), attachments))
+
+    async def request(self, kind: LinkKind, header: dict[str, Any], payload: str | None = None,
+                      attachments: tuple[bytes, ...] | list[bytes] = (), *,
+                      timeout: float = 10.0) -> LinkFrame:
+        """Send a command with an id and wait for its ``result``; raises the hub's error as
+        the matching exception (:func:`~jupyter_sio.exceptions.from_wire`)."""
+        if self._ws is None:
+            raise Disconnected(f"not connected to the hub at {self.url}")
+        request_id = next(self._ids)
+        future: asyncio.Future[LinkFrame] = self.loop.create_future()
+        self._results[request_id] = future
+        self.send(kind, {**header, "id": request_id}, payload, attachments)
+        try:
+            frame = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise AckTimeout(
+                f"the hub did not answer {kind.value!r} within {timeout} s"
+            ) from None
+        finally:
+            self._results.pop(request_id, None)
+        error = frame.header.get("error")
+        if isinstance(error, dict):
+            raise from_wire(error)
+        return frame
+
+    def _settle(self, frame: LinkFrame) -> None:
+        future = self._results.pop(frame.header.get("id"), None)  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(frame)
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.buffer.stats(), "reconnects": self.reconnects,
+                "pending_requests": len(self._results)}
+
+
+def _pending(ws: WebSocketClientConnection) -> int:
+    stream = getattr(ws.protocol, "stream", None)
+    if stream is None:
+        return 0
+    return int(stream._total_write_index - stream._total_write_done_index)
+
+
+__all__ = ["LinkClient", "LinkLimits", "SioError", "websocket_url"]
