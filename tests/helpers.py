@@ -18,7 +18,12 @@ from typing import Any
 from jupyter_sio.hub import Client, Handshake, Hub, Socket
 from jupyter_sio.protocol.eio_codec import EnginePacketType, decode_packet
 from jupyter_sio.protocol.frames import Outgoing
-from jupyter_sio.protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
+from jupyter_sio.protocol.sio_codec import (
+    PacketDecoder,
+    SocketPacket,
+    SocketPacketType,
+    encode_packet,
+)
 
 _ids = itertools.count(1)
 

@@ -8,11 +8,11 @@ Rooms live in the namespace's :class:`~jupyter_sio.hub.adapter.Adapter`.
 """
 
 from .adapter import Adapter, BroadcastOptions, InMemoryAdapter
-from .sio_connection import Channel, Client, Handshake
 from .hub import Hub
 from .namespace import Namespace
-from .operators import BroadcastOperator
 from .namespace_socket import Socket
+from .operators import BroadcastOperator
+from .sio_connection import Channel, Client, Handshake
 
 __all__ = [
     "Adapter",

@@ -15,14 +15,14 @@ from typing import Any, overload
 
 from ..config import HubConfig
 from .adapter import Adapter, InMemoryAdapter
-from .sio_connection import Channel, Client, Handshake, Identity
-from .delivery import Delivery
-from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
-from .operators import BroadcastOperator
 from .browser_events import install as install_browser_events
+from .delivery import Delivery
 from .kernel_peer import KernelPeer, LinkWriter
 from .kernel_routing import KernelRouter
+from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
 from .namespace_socket import Socket
+from .operators import BroadcastOperator
+from .sio_connection import Channel, Client, Handshake, Identity
 
 log = logging.getLogger("jupyter_sio.hub")
 

@@ -24,6 +24,7 @@ and volatile packets are dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -223,7 +224,8 @@ class KernelPeer:
         if isinstance(request_id, int):
             self._result(request_id, {"error": error_header(exc)})
         else:
-            self.queue(encode_frame(LinkKind.NOTICE, {**error_header(exc), "frame": frame.kind.value}))
+            notice = {**error_header(exc), "frame": frame.kind.value}
+            self.queue(encode_frame(LinkKind.NOTICE, notice))
 
     # -- frames ----------------------------------------------------------------------------
     def _hello(self, frame: LinkFrame) -> None:
@@ -577,10 +579,8 @@ class KernelPeer:
     def _flush_lines_on_close(self) -> None:
         lines, self._lines = self._lines, []
         if lines:
-            try:
+            with contextlib.suppress(Exception):  # the transport may be gone already
                 self.writer.write_text(join_frames(lines))
-            except Exception:  # the transport is gone already
-                pass
 
 def handler_error(event: str, error: dict[str, Any]) -> dict[str, Any]:
     """What a client's ack gets when the kernel that should answer could not."""

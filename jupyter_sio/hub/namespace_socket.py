@@ -16,9 +16,9 @@ from ..protocol.sio_codec import RESERVED_EVENTS, SocketPacket, SocketPacketType
 from .delivery import DONE, Delivery
 
 if TYPE_CHECKING:
-    from .sio_connection import Channel, Client
     from .namespace import Namespace
     from .operators import BroadcastOperator
+    from .sio_connection import Channel, Client
 
 log = logging.getLogger("jupyter_sio.hub")
 

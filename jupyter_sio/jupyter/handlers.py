@@ -39,14 +39,9 @@ from tornado import httputil, web
 from tornado.websocket import WebSocketHandler
 
 from ..hub.sio_connection import Identity
+from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
 from ..transport.eio_connection import EngineServer
-from ..transport.kernel_link import (
-    KERNEL_HEADER,
-    SESSION_HEADER,
-    TOKEN_HEADER,
-    KernelLinkMixin,
-    kernel_identity,
-)
+from ..transport.kernel_link import KernelLinkMixin, kernel_identity
 from ..transport.tornado import (
     BAD_REQUEST,
     ERROR_MESSAGES,
@@ -285,7 +280,9 @@ class JupyterKernelLinkHandler(KernelLinkMixin, JupyterEngineIOBase):
             self.authorizer.is_authorized(self, user, "execute", AUTH_RESOURCE)
         )
         if not allowed:
-            raise EngineError(FORBIDDEN, 403, f"user {user.username} may not execute {AUTH_RESOURCE}")
+            raise EngineError(
+                FORBIDDEN, 403, f"user {user.username} may not execute {AUTH_RESOURCE}"
+            )
         kernel_id = self.request.headers.get(KERNEL_HEADER) or None
         return Identity(
             name=user.username,

@@ -15,8 +15,8 @@ from typing import Any
 from tornado import httpserver, web
 from tornado.netutil import bind_sockets
 
-from ..hub.sio_connection import Identity
 from ..hub.hub import Hub
+from ..hub.sio_connection import Identity
 from ..transport.eio_connection import EngineServer
 from ..transport.kernel_link import KernelLinkHandler
 from ..transport.tornado import FORBIDDEN, EngineError, EngineIOHandler, engineio_route

@@ -31,7 +31,6 @@ from ..exceptions import (
     Forbidden,
     PayloadTooLarge,
     RemoteProtocolError,
-    SioError,
     from_wire,
 )
 from ..protocol.frames import Outgoing
@@ -181,7 +180,8 @@ class LinkClient:
         session = LinkClientSession(self.loop.time())
         decoder = LinkDecoder(FROM_HUB)
         try:
-            await ws.write_message(encode_frame(LinkKind.HELLO, {"v": LINK_VERSION, **self._hello()}))
+            hello = {"v": LINK_VERSION, **self._hello()}
+            await ws.write_message(encode_frame(LinkKind.HELLO, hello))
             while session.welcome is None:
                 message = await asyncio.wait_for(ws.read_message(), limits.connect_timeout)
                 if message is None:
@@ -375,5 +375,3 @@ def _pending(ws: WebSocketClientConnection) -> int:
         return 0
     return int(stream._total_write_index - stream._total_write_done_index)
 
-
-__all__ = ["LinkClient", "LinkLimits", "SioError", "websocket_url"]

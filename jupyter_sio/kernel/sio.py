@@ -45,7 +45,6 @@ from ..protocol.link_codec import (
     LinkFrame,
     LinkKind,
     ack_insert_offset,
-    encode_frame,
     encode_header,
     error_header,
 )

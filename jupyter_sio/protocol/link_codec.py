@@ -257,7 +257,9 @@ class LinkDecoder:
     def _feed_text(self, message: str) -> list[LinkFrame]:
         lines = message.split(FRAME_SEPARATOR)
         if len(lines) > self.max_frames:
-            raise PayloadTooLarge(f"link message holds {len(lines)} frames; at most {self.max_frames}")
+            raise PayloadTooLarge(
+                f"link message holds {len(lines)} frames; at most {self.max_frames}"
+            )
         frames: list[LinkFrame] = []
         last = len(lines) - 1
         parse = self._cache.parse

@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..exceptions import BufferFull, Disconnected, RemoteProtocolError
 from ..hub.sio_connection import Client, Handshake
 from ..protocol.eio_codec import EnginePacket, EnginePacketType, decode_packet, decode_payload
-from ..protocol.frames import CLOSE, NOOP, PING, Outgoing
-from ..protocol.outbox import Outbox, PushResult
 from ..protocol.eio_session import (
     Closed,
     CloseReason,
@@ -34,6 +32,8 @@ from ..protocol.eio_session import (
     Transport,
     Upgraded,
 )
+from ..protocol.frames import CLOSE, NOOP, PING, Outgoing
+from ..protocol.outbox import Outbox, PushResult
 
 if TYPE_CHECKING:
     from ..hub.hub import Hub

@@ -26,7 +26,6 @@ from .eio_connection import EngineServer
 from .tornado import FORBIDDEN, EngineError
 
 
-
 def kernel_identity(headers: Any, secret: str, user: str = "kernel") -> Identity:
     """The identity of a kernel that presented ``secret``; raises EngineError otherwise."""
     presented = headers.get(TOKEN_HEADER, "")

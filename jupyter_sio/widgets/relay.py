@@ -32,8 +32,8 @@ from ..exceptions import SioError
 from ..protocol.link_codec import TOKEN_HEADER
 
 if TYPE_CHECKING:
-    from ..kernel.sio_client import SocketIOClient
     from ..kernel.sio import KernelSio
+    from ..kernel.sio_client import SocketIOClient
 
 log = logging.getLogger("jupyter_sio.widgets")
 

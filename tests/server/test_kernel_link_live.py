@@ -11,9 +11,9 @@ import asyncio
 import base64
 import os
 import struct
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from collections.abc import AsyncIterator
 
 import pytest
 import socketio
