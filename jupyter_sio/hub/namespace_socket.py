@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeout, Disconnected
@@ -55,6 +56,22 @@ def ack_result(args: list[Any]) -> Any:
     return args[0] if len(args) == 1 else tuple(args)
 
 
+class SocketState(Enum):
+    """A socket's life: ADMITTING (middleware and connect handler run) → CONNECTED →
+    DISCONNECTED, once. :meth:`Socket._enter` holds every transition."""
+
+    ADMITTING = "admitting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+_TRANSITIONS = {
+    (SocketState.ADMITTING, SocketState.CONNECTED),
+    (SocketState.ADMITTING, SocketState.DISCONNECTED),
+    (SocketState.CONNECTED, SocketState.DISCONNECTED),
+}
+
+
 class Socket:
     """A connected client in a namespace; handlers receive it as their first argument.
 
@@ -72,10 +89,10 @@ class Socket:
         "auth",
         "channel",
         "client",
-        "connected",
         "data",
         "id",
         "namespace",
+        "state",
     )
 
     def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any]) -> None:
@@ -87,10 +104,22 @@ class Socket:
         self.channel: Channel | Holding = Holding()
         self.auth = auth
         self.data: dict[str, Any] = {}
-        self.connected = False
+        self.state = SocketState.ADMITTING
         self._ack_id = 0
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._pending: deque[tuple[Handler, tuple[Any, ...], int | None]] | None = None
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.state is SocketState.CONNECTED
+
+    def _enter(self, state: SocketState) -> bool:
+        """Move to ``state``; ``False`` (and no change) if that is not a transition."""
+        if (self.state, state) not in _TRANSITIONS:
+            return False
+        self.state = state
+        return True
 
     # -- information -----------------------------------------------------------------------
     @property
@@ -333,9 +362,8 @@ class Socket:
     # -- lifecycle -------------------------------------------------------------------------
     def _closed(self, reason: str) -> None:
         """Leave everything and tell the application; runs once."""
-        if not self.connected:
+        if not self._enter(SocketState.DISCONNECTED):
             return
-        self.connected = False
         for future in list(self._acks.values()):
             if not future.done():
                 future.set_exception(Disconnected(reason))

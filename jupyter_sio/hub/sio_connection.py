@@ -11,7 +11,7 @@ from ..exceptions import ConnectionRefused, PayloadTooLarge, RemoteProtocolError
 from ..protocol.frames import Outgoing
 from ..protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
 from .delivery import DONE, Delivery
-from .namespace_socket import Holding, Socket
+from .namespace_socket import Holding, Socket, SocketState
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -163,7 +163,7 @@ class Client:
         """A socket for a trusted peer (a kernel link): no middleware, no connect handler,
         no CONNECT packet; it is in its namespace at once."""
         socket = Socket(namespace, self, {})
-        socket.connected = True
+        socket._enter(SocketState.CONNECTED)
         socket.channel = self.channel
         self.sockets[namespace.name] = socket
         namespace.add(socket)
@@ -199,7 +199,7 @@ class Client:
             await namespace.run_middleware(socket, auth)
             if self._closed:
                 return
-            socket.connected = True
+            socket._enter(SocketState.CONNECTED)
             self.sockets[namespace.name] = socket
             namespace.add(socket)
             await namespace.run_connect_handler(socket, auth)
@@ -228,9 +228,8 @@ class Client:
                 self.deliver(packet)
 
     def _unregister(self, socket: Socket) -> None:
-        if not socket.connected:
+        if not socket._enter(SocketState.DISCONNECTED):
             return
-        socket.connected = False
         self.sockets.pop(socket.namespace.name, None)
         socket.namespace.adapter.delete_all(socket.id)
         socket.namespace.sockets.pop(socket.id, None)

@@ -43,7 +43,7 @@ from ..protocol.link_codec import (
     encode_frame,
     join_frames,
 )
-from ..protocol.link_session import LinkClientSession, Welcome
+from ..protocol.link_session import LinkClientSession, LinkState, Welcome
 from .link_buffer import LinkBuffer
 
 log = logging.getLogger("jupyter_sio.kernel")
@@ -135,6 +135,16 @@ class LinkClient:
         self._offline_warned = False
 
     # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def state(self) -> LinkState:
+        """CONNECTING (first connect, or reconnecting with backoff), OPEN, or CLOSED."""
+        if self.closed:
+            return LinkState.CLOSED
+        session = self._session
+        if self._ws is not None and session is not None:
+            return session.state
+        return LinkState.CONNECTING
+
     @property
     def sid(self) -> str | None:
         return self.welcome.sid if self.welcome is not None else None
@@ -365,7 +375,7 @@ class LinkClient:
             future.set_result(frame)
 
     def stats(self) -> dict[str, Any]:
-        return {**self.buffer.stats(), "reconnects": self.reconnects,
+        return {**self.buffer.stats(), "state": self.state.value, "reconnects": self.reconnects,
                 "pending_requests": len(self._results)}
 
 

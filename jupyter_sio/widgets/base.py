@@ -66,9 +66,21 @@ class SioWidget(anywidget.AnyWidget):  # type: ignore[misc]
     # proxy objects for the same model, so the JS keys its one connection on this.
     _uid = traitlets.Unicode().tag(sync=True)
 
+    #: the id of the kernel that created the widget (it appears in Jupyter URLs: not a
+    #: secret); the front end sends it in ``sio:subscribe`` so that the hub gives the events
+    #: this widget sends (a Poll's votes, calls) to this kernel, not another notebook's
+    _kernel = traitlets.Unicode("").tag(sync=True)
+
     @traitlets.default("_uid")
     def _default_uid(self) -> str:
         return uuid.uuid4().hex
+
+    @traitlets.default("_kernel")
+    def _default_kernel(self) -> str:
+        from ..kernel.discovery import kernel_id
+
+        return kernel_id() or ""
+
     #: name shown to others (presence, chat); empty: the Jupyter user's name
     name = traitlets.Unicode("").tag(sync=True)
     #: set by the front end: "connected · websocket", "comm", "connecting", "disconnected"
@@ -117,7 +129,7 @@ class SioWidget(anywidget.AnyWidget):  # type: ignore[misc]
                     )
                     return
             self._relay.handle(content)
-        elif kind in ("emit", "call") and self._relay is not None:
+        elif kind in ("emit", "call", "bye") and self._relay is not None:
             self._relay.handle(content)
         elif kind in ("emit", "call"):
             self._safe_send(

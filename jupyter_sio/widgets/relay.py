@@ -6,14 +6,19 @@ the widget comm. The kernel then opens a *separate* client connection to the hub
 widget (not the kernel's powered ``sio`` socket, which would also receive the kernel's own
 traffic): it receives what a browser in the widget's rooms would receive, and forwards it.
 
-Front end → kernel: ``hello``, ``emit {event, args}``, ``call {id, event, args, timeout}``,
-``bye``. Kernel → front end: ``{"type": "batch", "items": [...], "dropped": n}`` with items
+Front end → kernel: ``hello {id}``, ``emit {event, args}``, ``call {id, event, args, timeout}``,
+``bye {id}``. Kernel → front end: ``{"type": "batch", "items": [...], "dropped": n}`` with items
 ``{type: "event", event, args}``, ``{type: "reply", id, ok, args | error}`` and
 ``{type: "status", connected, reason?}``.
 
 Every comm message counts against Jupyter's IOPub limit (1000 messages/s per kernel, over
 which output is dropped), so the relay batches: at most one message per ``interval``
 (1/30 s by default) per widget, with a bounded backlog (oldest items dropped and counted).
+
+The relay's hub connection lives while a front end uses it, as a browser's own socket lives
+while the widget has a view on the page (issue: each re-run of a widget cell left another
+live socket): ``hello`` with the front end's ``id`` opens it (or reports it), and the ``bye``
+of the last front end that said hello closes it; a later ``hello`` opens it again.
 """
 
 from __future__ import annotations
@@ -166,6 +171,8 @@ class CommRelay:
         self.conn: SocketIOClient | None = None
         self.connected = False
         self.closed = False
+        #: the front ends (their hello ``id``) that said hello and not yet bye
+        self.front_ends: set[str] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
 
     # -- scheduling on the kernel client's I/O loop ------------------------------------------
@@ -187,7 +194,12 @@ class CommRelay:
         """A message from the front end (any thread)."""
         kind = content.get("type")
         if kind == "hello":
+            self.front_ends.add(str(content.get("id") or ""))
             self._spawn(self._hello())
+        elif kind == "bye":
+            self.front_ends.discard(str(content.get("id") or ""))
+            if not self.front_ends:
+                self._spawn(self._release())
         elif kind == "emit":
             self._spawn(self._emit(str(content.get("event", "")), content.get("args") or []))
         elif kind == "call":
@@ -221,9 +233,23 @@ class CommRelay:
         try:
             await conn.start()
         except Exception as exc:
+            if self.conn is not conn:  # released (or closed) while connecting
+                return
             log.info("comm relay could not connect to %s: %r", url, exc)
             self.conn = None
             self._status(False, f"relay could not connect: {type(exc).__name__}")
+
+    async def _release(self) -> None:
+        """The last front end said bye: close the hub connection (a hello reopens it)."""
+        if self.front_ends or self.conn is None:
+            return
+        conn, self.conn = self.conn, None
+        self.connected = False
+        # nothing of this connection reaches a front end any more (a new hello may be here)
+        conn.handlers.clear()
+        conn.on_connect = None
+        conn.on_disconnect = None
+        await conn.close()
 
     async def _on_connect(self) -> None:
         self._status(True)
