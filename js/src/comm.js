@@ -3,8 +3,10 @@
 // has no reachable hub (VS Code, Colab, a kernel with an embedded hub) or when the Python
 // side sets `_transport = "comm"`.
 //
-// Front end → kernel: {type: "hello", mode: "comm", namespace} | {type: "emit", event, args}
-//   | {type: "call", id, event, args, timeout} | {type: "bye"}
+// Front end → kernel: {type: "hello", mode: "comm", namespace, id} | {type: "emit", event, args}
+//   | {type: "call", id, event, args, timeout} | {type: "bye", id}
+// `id` in hello/bye names this channel: the relay keeps its hub connection while at least one
+// front end that said hello has not said bye (a widget's views come and go, see session.js).
 // Kernel → front end: {type: "batch", items: [item, ...], dropped} with items
 //   {type: "event", event, args} | {type: "reply", id, ok, args?, error?}
 //   | {type: "status", connected, reason?}
@@ -42,7 +44,8 @@ export function createCommChannel(model, handlers, options = {}) {
   let connected = false;
   let dropped = 0;
 
-  const hello = () => model.send({ type: "hello", mode: "comm", namespace: options.namespace ?? "/" });
+  const hello = () =>
+    model.send({ type: "hello", mode: "comm", namespace: options.namespace ?? "/", id: prefix });
   /** @type {any} */
   let helloTimer = null;
   let helloDelay = options.retry ?? 3000;
@@ -147,7 +150,7 @@ export function createCommChannel(model, handlers, options = {}) {
       model.off("msg:custom", onMessage);
       failAll(new Error("channel closed"));
       try {
-        model.send({ type: "bye" });
+        model.send({ type: "bye", id: prefix });
       } catch {
         /* the model may be gone already */
       }

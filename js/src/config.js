@@ -142,3 +142,24 @@ export function readPage(doc = globalThis.document, loc = globalThis.location) {
     origin: (loc && loc.origin) || "",
   };
 }
+
+export const PAGE_ID_KEY = "__jupyterSioPageId";
+
+/**
+ * This page's id: random, made once per page load and shared by every widget on the page
+ * (anywidget imports this bundle once per model, so it lives on the global object, not in a
+ * module variable). Sent in `sio:subscribe` so that presence counts a person once per page.
+ * Not a secret: it only tells two sockets of one page apart from those of another page.
+ * @param {Record<string, any>} [scope]
+ * @returns {string}
+ */
+export function pageId(scope = globalThis) {
+  if (typeof scope[PAGE_ID_KEY] !== "string" || !scope[PAGE_ID_KEY]) {
+    const c = scope.crypto;
+    scope[PAGE_ID_KEY] =
+      c && typeof c.randomUUID === "function"
+        ? c.randomUUID()
+        : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+  }
+  return scope[PAGE_ID_KEY];
+}

@@ -1,7 +1,9 @@
-// One connection per widget model: picks the hub (socket.io-client) or the comm, subscribes
-// to the model's rooms on every (re)connect, and gives widgets on/emit/call.
+// A widget model's connection: picks the hub (socket.io-client) or the comm, subscribes to the
+// model's rooms on every (re)connect, and gives widgets on/emit/call. Its channel comes and
+// goes with the model's live views (session.js: `dial` on the first view, `detach` after the
+// last); the Connection object, with the widget state's listeners, stays.
 
-import { authHeaders, pageToken, readPage, resolveHub } from "./config.js";
+import { authHeaders, pageId, pageToken, readPage, resolveHub } from "./config.js";
 import { Emitter } from "./emitter.js";
 import { createCommChannel } from "./comm.js";
 import { createHubChannel, hubOptions } from "./hub.js";
@@ -12,7 +14,9 @@ import { createHubChannel, hubOptions } from "./hub.js";
  * @typedef {{state: "connecting" | "connected" | "disconnected" | "closed",
  *   transport: string, channel: string, error: string}} Status
  * @typedef {{rooms: string[], announce?: boolean, name?: string, namespace?: string,
- *   timeout?: number}} ConnectionOptions
+ *   kernel?: string, page?: string, timeout?: number}} ConnectionOptions
+ *   `kernel`: the id of the kernel that owns the widget (the hub sends the socket's events
+ *   there); `page`: this page's id, so presence can count a person once per page
  */
 
 export const DEFAULT_TIMEOUT = 10000;
@@ -31,10 +35,13 @@ export function statusText(s) {
 export class Connection {
   /** @param {ConnectionOptions} options */
   constructor(options) {
-    this.rooms = [...(options.rooms ?? [])];
-    this.announce = !!options.announce;
-    this.name = options.name ?? "";
-    this.namespace = options.namespace ?? "/";
+    this.rooms = [];
+    this.announce = false;
+    this.name = "";
+    this.namespace = "/";
+    this.kernel = "";
+    this.page = "";
+    this.configure(options);
     this.timeout = options.timeout ?? DEFAULT_TIMEOUT;
     /** @type {Channel | null} */
     this.channel = null;
@@ -49,6 +56,19 @@ export class Connection {
     this.local = new Emitter();
     this.closed = false;
     this.connects = 0;
+  }
+
+  /**
+   * Take the model's current options (before a `dial`: traits may have changed meanwhile).
+   * @param {ConnectionOptions} options
+   */
+  configure(options) {
+    this.rooms = [...(options.rooms ?? [])];
+    this.announce = !!options.announce;
+    this.name = options.name ?? "";
+    this.namespace = options.namespace ?? "/";
+    this.kernel = options.kernel ?? "";
+    this.page = options.page ?? "";
   }
 
   /**
@@ -69,7 +89,7 @@ export class Connection {
         if (live()) this.events.fire(event, args);
       },
       connect: (transport) => {
-        if (live()) this._connected(transport);
+        if (live()) this._connected(transport, live);
       },
       disconnect: (reason) => {
         if (!live()) return;
@@ -88,13 +108,31 @@ export class Connection {
     return this.channel;
   }
 
-  /** @param {string} transport */
-  async _connected(transport) {
+  /**
+   * Drop the channel (its socket closes) but keep every listener: the widget has no live view
+   * on this page. Listeners hear "disconnect" ("released"); a later `dial` connects again.
+   */
+  detach() {
+    if (!this.channel) return;
+    const channel = this.channel;
+    this.channel = null;
+    this.current = null;
+    channel.close();
+    this._setStatus({ state: "closed", transport: "", error: "" });
+    this.local.fire("disconnect", ["released"]);
+  }
+
+  /**
+   * @param {string} transport
+   * @param {() => boolean} live  false once this channel was replaced or detached
+   */
+  async _connected(transport, live) {
     await Promise.resolve(); // a channel may report "connect" from inside its factory
+    if (!live()) return;
     this.connects += 1;
     this._setStatus({ state: "connected", transport, error: "" });
     if (this.rooms.length) await this.subscribe(this.rooms);
-    this.local.fire("connect", [this.connects]);
+    if (live()) this.local.fire("connect", [this.connects]);
   }
 
   /** @param {string[]} rooms */
@@ -103,6 +141,8 @@ export class Connection {
     const spec = { rooms };
     if (this.announce) spec.announce = true;
     if (this.name) spec.name = this.name;
+    if (this.kernel) spec.kernel = this.kernel;
+    if (this.page) spec.page = this.page;
     try {
       const reply = await this.call("sio:subscribe", [spec]);
       if (reply && reply.ok) {
@@ -184,6 +224,7 @@ export class Connection {
     this.closed = true;
     if (this.channel) this.channel.close();
     this.channel = null;
+    this.current = null;
     this._setStatus({ state: "closed" });
     this.events.clear();
     this.local.clear();
@@ -191,22 +232,48 @@ export class Connection {
 }
 
 /**
- * Open the connection of a widget model: the hub when the page tells where it is (unless the
- * Python side forces `_transport = "comm"`), else the comm; falls back to the comm when the
- * hub refuses or is unreachable before the first connect.
+ * What the model's traits say about its connection.
  * @param {any} model  the anywidget model
- * @param {{page?: import("./config.js").PageInfo, io?: any, transports?: string[],
- *   fallbackAfter?: number}} [env]
- * @returns {Connection}
+ * @param {DialEnv} [env]
+ * @returns {ConnectionOptions}
  */
-export function openConnection(model, env = {}) {
-  const page = env.page ?? readPage();
-  const conn = new Connection({
+export function connectionOptions(model, env = {}) {
+  return {
     rooms: model.get("rooms") ?? [],
     announce: !!model.get("_announce"),
     name: model.get("name") ?? "",
     namespace: model.get("namespace") || "/",
-  });
+    kernel: model.get("_kernel") || "",
+    page: env.pageId ?? pageId(),
+  };
+}
+
+/**
+ * @typedef {{page?: import("./config.js").PageInfo, pageId?: string, io?: any,
+ *   transports?: string[], fallbackAfter?: number}} DialEnv
+ */
+
+/**
+ * Open the connection of a widget model (a Connection with its channel dialled).
+ * @param {any} model  the anywidget model
+ * @param {DialEnv} [env]
+ * @returns {Connection}
+ */
+export function openConnection(model, env = {}) {
+  return dial(new Connection(connectionOptions(model, env)), model, env);
+}
+
+/**
+ * Give `conn` a channel: the hub when the page tells where it is (unless the Python side
+ * forces `_transport = "comm"`), else the comm; falls back to the comm when the hub refuses
+ * or is unreachable before the first connect.
+ * @param {Connection} conn
+ * @param {any} model  the anywidget model
+ * @param {DialEnv} [env]
+ * @returns {Connection}
+ */
+export function dial(conn, model, env = {}) {
+  const page = env.page ?? readPage();
   const useComm = () =>
     conn.attach("comm", (h) => createCommChannel(model, h, { namespace: conn.namespace }));
   const hub = model.get("_transport") === "comm" ? null : resolveHub(page);
@@ -225,7 +292,7 @@ export function openConnection(model, env = {}) {
     token: pageToken(page.pageConfig),
     transports: env.transports,
   });
-  conn.attach("hub", (h) =>
+  const channel = conn.attach("hub", (h) =>
     createHubChannel(
       { url, options, io: env.io, headers: () => authHeaders(env.page ?? readPage()) },
       {
@@ -236,6 +303,7 @@ export function openConnection(model, env = {}) {
         },
         error(err) {
           h.error(err);
+          if (conn.channel !== channel) return; // detached or replaced meanwhile
           if (!everConnected && ++failures >= fallbackAfter) {
             console.info(`jupyter_sio: no hub at ${hub.path} (${err?.message}); using the comm`);
             useComm();

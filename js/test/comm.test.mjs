@@ -21,7 +21,9 @@ test("says hello, and turns relay batches into events and status", () => {
   const model = new FakeModel();
   const { log, handlers } = recorder();
   const ch = createCommChannel(model, handlers, { namespace: "/ns", ...manualTimers() });
-  assert.deepEqual(model.sent, [{ type: "hello", mode: "comm", namespace: "/ns" }]);
+  const id = model.sent[0].id;
+  assert.match(id, /^[a-z0-9]+$/);
+  assert.deepEqual(model.sent, [{ type: "hello", mode: "comm", namespace: "/ns", id }]);
   model.receive({
     type: "batch",
     items: [
@@ -111,10 +113,12 @@ test("a lost relay rejects pending calls; close detaches and says bye", async ()
   ch.close();
   await assert.rejects(q, /channel closed/);
   assert.equal(model.listeners("msg:custom"), 0);
-  assert.deepEqual(model.sent.at(-1), { type: "bye" });
+  // the bye names this channel, as its hello did: the relay counts its front ends
+  const bye = { type: "bye", id: model.sent[0].id };
+  assert.deepEqual(model.sent.at(-1), bye);
   await assert.rejects(ch.call("z", [], 10), /closed/);
   ch.emit("e", [1]);
-  assert.deepEqual(model.sent.at(-1), { type: "bye" });
+  assert.deepEqual(model.sent.at(-1), bye);
 });
 
 test("emit sends the event and its args", () => {

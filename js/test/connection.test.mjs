@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Connection, openConnection, statusText } from "../src/connection.js";
 import { hubOptions } from "../src/hub.js";
-import { FakeModel, tick } from "./fakes.mjs";
+import { FakeModel, fakeIo, tick } from "./fakes.mjs";
 
 /** A channel whose server side the test drives. */
 function fakeChannel(kind = "hub") {
@@ -107,6 +107,49 @@ test("emit/call go through the channel; close stops everything", async () => {
   await assert.rejects(conn.call("echo", [1]), /not connected/);
 });
 
+test("detach closes the channel but keeps the listeners; a new channel subscribes again", async () => {
+  const { conn, ch } = attached({ rooms: ["a"], kernel: "k-9", page: "p-1" });
+  const got = [];
+  const downs = [];
+  conn.on("e", (x) => got.push(x));
+  conn.onLocal("disconnect", (reason) => downs.push(reason));
+  ch.handlers.connect("websocket");
+  await tick();
+  assert.deepEqual(ch.calls[0][1], [{ rooms: ["a"], kernel: "k-9", page: "p-1" }]);
+  conn.detach();
+  assert.ok(ch.closed);
+  assert.equal(conn.channel, null);
+  assert.equal(statusText(conn.status), "closed");
+  assert.deepEqual(downs, ["released"]);
+  ch.handlers.event("e", [1]); // the old channel is not heard
+  ch.handlers.connect("websocket");
+  await tick();
+  assert.equal(ch.calls.length, 1);
+  conn.detach(); // no channel: nothing happens
+  assert.deepEqual(downs, ["released"]);
+  await assert.rejects(conn.call("x"), /not connected/);
+  const next = fakeChannel();
+  conn.attach("hub", (h) => ((next.handlers = h), next));
+  next.handlers.connect("websocket");
+  next.handlers.event("e", [2]);
+  await tick();
+  assert.deepEqual(got, [2]);
+  assert.equal(next.calls[0][0], "sio:subscribe");
+  assert.equal(conn.connects, 2);
+});
+
+test("a channel detached before its connect settles does not report connected", async () => {
+  const { conn, ch } = attached({ rooms: ["a"] });
+  const connects = [];
+  conn.onLocal("connect", (n) => connects.push(n));
+  ch.handlers.connect("websocket");
+  conn.detach();
+  await tick();
+  assert.equal(statusText(conn.status), "closed");
+  assert.deepEqual(connects, []);
+  assert.equal(ch.calls.length, 0);
+});
+
 test("callbacks of a replaced channel are ignored", async () => {
   const conn = new Connection({ rooms: [] });
   const first = fakeChannel();
@@ -144,36 +187,6 @@ test("hubOptions: path, transports, XSRF header, token only when given", () => {
   assert.deepEqual(b.options.transports, ["polling"]);
 });
 
-/** A stand-in for socket.io-client's io(): records the call, lets the test fire events. */
-function fakeIo() {
-  const made = [];
-  const io = (url, options) => {
-    const listeners = new Map();
-    const managerListeners = new Map();
-    const socket = {
-      url,
-      options,
-      disconnected: false,
-      on: (e, cb) => listeners.set(e, cb),
-      onAny: (cb) => listeners.set("*", cb),
-      offAny: () => listeners.delete("*"),
-      removeAllListeners: () => listeners.clear(),
-      disconnect: () => (socket.disconnected = true),
-      fire: (e, ...a) => listeners.get(e)?.(...a),
-      io: {
-        opts: { extraHeaders: options.extraHeaders },
-        engine: { transport: { name: "websocket" }, on() {} },
-        on: (e, cb) => managerListeners.set(e, cb),
-        fire: (e) => managerListeners.get(e)?.(),
-      },
-      timeout: () => ({ emitWithAck: async () => ({ ok: true, rooms: [], me: { sid: "x" } }) }),
-    };
-    made.push(socket);
-    return socket;
-  };
-  return { io, made };
-}
-
 const PAGE = { pageConfig: { baseUrl: "/base/", token: "" }, cookie: "_xsrf=abc", origin: "http://h", bodyBaseUrl: undefined };
 
 test("openConnection: the hub from page config, with the XSRF header", async () => {
@@ -204,7 +217,7 @@ test("openConnection: falls back to the comm when the hub fails before connectin
     made[0].fire("connect_error", new Error("xhr poll error"));
     assert.ok(made[0].disconnected);
     assert.equal(conn.channel.kind, "comm");
-    assert.deepEqual(model.sent, [{ type: "hello", mode: "comm", namespace: "/" }]);
+    assert.deepEqual(model.sent, [{ type: "hello", mode: "comm", namespace: "/", id: model.sent[0].id }]);
     conn.close();
   } finally {
     console.info = info;

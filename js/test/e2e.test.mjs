@@ -216,7 +216,7 @@ test("a wrong token is refused and the widget falls back to the comm", { skip },
     const conn = sio.openConnection(model, { page: bad, transports: ["polling"] });
     for (let i = 0; i < 100 && conn.channel?.kind !== "comm"; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(conn.channel.kind, "comm");
-    assert.deepEqual(model.sent[0], { type: "hello", mode: "comm", namespace: "/" });
+    assert.deepEqual(model.sent[0], { type: "hello", mode: "comm", namespace: "/", id: model.sent[0].id });
     conn.close();
   } finally {
     console.info = info;

@@ -62,3 +62,46 @@ export function manualTimers() {
 }
 
 export const tick = () => new Promise((r) => setImmediate(r));
+
+/**
+ * A stand-in for socket.io-client's io(): records each socket it makes (its URL, options and
+ * acked calls), lets the test fire the socket's events. `live()`: the sockets still open.
+ */
+export function fakeIo() {
+  const made = [];
+  let sids = 0;
+  const io = (url, options) => {
+    const listeners = new Map();
+    const managerListeners = new Map();
+    const sid = `sid${++sids}`;
+    const socket = {
+      url,
+      options,
+      sid,
+      calls: [],
+      disconnected: false,
+      on: (e, cb) => listeners.set(e, cb),
+      onAny: (cb) => listeners.set("*", cb),
+      offAny: () => listeners.delete("*"),
+      removeAllListeners: () => listeners.clear(),
+      disconnect: () => (socket.disconnected = true),
+      fire: (e, ...a) => listeners.get(e)?.(...a),
+      io: {
+        opts: { extraHeaders: options.extraHeaders },
+        engine: { transport: { name: "websocket" }, on() {} },
+        on: (e, cb) => managerListeners.set(e, cb),
+        fire: (e) => managerListeners.get(e)?.(),
+      },
+      timeout: () => ({
+        emitWithAck: async (event, ...args) => {
+          socket.calls.push([event, args]);
+          const rooms = args[0]?.rooms ?? [];
+          return { ok: true, rooms, me: { sid } };
+        },
+      }),
+    };
+    made.push(socket);
+    return socket;
+  };
+  return { io, made, live: () => made.filter((s) => !s.disconnected) };
+}

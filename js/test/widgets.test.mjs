@@ -101,6 +101,23 @@ test("presence: one row per person, me first, tab counts", () => {
   assert.deepEqual(groupMembers(undefined, null), []);
 });
 
+test("presence: sockets of one page count once (two Presence widgets of a room on a page)", () => {
+  const rows = groupMembers(
+    [
+      { sid: "1", user: "ann", name: "Ann", page: "p1" },
+      { sid: "2", user: "ann", name: "Ann", page: "p1" },
+      { sid: "3", user: "ann", name: "Ann", page: "p2" },
+      { sid: "4", user: "bob", name: "Bob", page: "p1" },
+      { sid: "5", user: "bob", name: "Bob" },
+    ],
+    "2",
+  );
+  assert.deepEqual(rows.map((r) => [r.label, r.sids.length, r.pages.length, r.me]), [
+    ["Ann", 3, 2, true],
+    ["Bob", 2, 2, false],
+  ]);
+});
+
 test("chat: names, validation, bounded history", () => {
   assert.equal(myName({ user: "ann", display_name: "Ann A", name: "Annie" }, ""), "Annie");
   assert.equal(myName({ user: "ann", display_name: "Ann A" }, ""), "Ann A");

@@ -7,10 +7,11 @@ Authorizer, never from a payload) and, when the hub has one, its
 ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
 
 ==================  =========================================================================
-``sio:subscribe``   ``{rooms, announce?, name?, kernel?}`` (read permission): join rooms. With
+``sio:subscribe``   ``{rooms, announce?, name?, kernel?, page?}`` (read permission): join rooms. With
                     ``announce`` the room receives ``sio:presence`` ``{room, sockets}`` whenever
                     an announcing member arrives or leaves; ``kernel`` (a widget's owner kernel
-                    id) sends this socket's events to that kernel first (:mod:`.kernel_routing`)
+                    id) sends this socket's events to that kernel first (:mod:`.kernel_routing`);
+                    ``page`` (a random id per browser page) is listed, so presence counts pages
 ``sio:unsubscribe`` ``{rooms}``
 ``sio:whoami``      who the hub says this socket is
 ``sio:publish``     ``{event, args, to}`` (write permission; the sender is left out)
@@ -103,6 +104,8 @@ def install(hub: Hub) -> None:
         if isinstance(spec, dict) and spec.get("name"):
             socket.data["name"] = str(spec["name"])[:80]
         socket.join(rooms)
+        if isinstance(spec, dict) and isinstance(spec.get("page"), str) and spec["page"]:
+            socket.data["page"] = spec["page"][:64]  # one id per browser page (presence)
         if isinstance(spec, dict) and isinstance(spec.get("kernel"), str) and spec["kernel"]:
             hub.kernel_router.set_owner(socket, spec["kernel"][:100])
         if isinstance(spec, dict) and spec.get("announce"):

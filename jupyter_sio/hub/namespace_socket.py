@@ -154,6 +154,7 @@ class Socket:
             transport=self.transport,
             rooms=sorted(r for r in self.rooms if r != self.id),
             name=self.data.get("name") or info["display_name"],
+            page=self.data.get("page"),
         )
         return info
 

@@ -12,23 +12,17 @@ reconnect the ``hello`` frame (rooms, handlers) goes first, then the buffered fr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
 from ..exceptions import (
     AckTimeout,
-    ConnectionRefused,
     Disconnected,
-    Forbidden,
     PayloadTooLarge,
     RemoteProtocolError,
     from_wire,
@@ -45,19 +39,9 @@ from ..protocol.link_codec import (
 )
 from ..protocol.link_session import LinkClientSession, LinkState, Welcome
 from .link_buffer import LinkBuffer
+from .reconnecting import ReconnectingClient, open_websocket, websocket_url
 
 log = logging.getLogger("jupyter_sio.kernel")
-
-_RECONNECT_ERRORS = (
-    OSError,
-    HTTPClientError,
-    Disconnected,
-    RemoteProtocolError,
-    ConnectionRefused,
-    asyncio.TimeoutError,
-    WebSocketClosedError,
-)
-
 
 @dataclass(frozen=True, slots=True)
 class LinkLimits:
@@ -82,14 +66,7 @@ class LinkLimits:
     backoff: tuple[float, float] = (0.25, 5.0)
 
 
-def websocket_url(url: str) -> str:
-    """``http://host/base/kernel/`` → ``ws://host/base/kernel/``."""
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
-
-
-class LinkClient:
+class LinkClient(ReconnectingClient):
     """One kernel's link to a hub: hello/welcome, frames both ways, reconnect with backoff.
 
     ``hello()`` gives the ``hello`` header for each (re)connect; ``on_frame(frame)`` gets
@@ -107,10 +84,9 @@ class LinkClient:
         io_thread: Callable[[], bool],
         reconnect: bool = True,
     ) -> None:
-        self.url = url
+        super().__init__(url, reconnect=reconnect, backoff=limits.backoff)
         self.headers = dict(headers)
         self.limits = limits
-        self.reconnect = reconnect
         self._hello = hello
         self._on_frame = on_frame
         self.loop = asyncio.get_running_loop()
@@ -123,14 +99,11 @@ class LinkClient:
         )
         self.welcome: Welcome | None = None
         self.connected = asyncio.Event()
-        self.closed = False
-        self.reconnects = 0
         self.on_reconnect: Callable[[], None] | None = None
         self._ws: WebSocketClientConnection | None = None
         self._session: LinkClientSession | None = None
         self._results: dict[int, asyncio.Future[LinkFrame]] = {}
         self._ids = itertools.count(1)
-        self._runner: asyncio.Task[None] | None = None
         self._waiting_drain = False
         self._offline_warned = False
 
@@ -153,40 +126,18 @@ class LinkClient:
     def max_payload(self) -> int:
         return self.welcome.max_payload if self.welcome is not None else 1_000_000
 
-    async def start(self) -> None:
-        """Connect once (raising on failure), then keep the link up in the background."""
-        await self._open()
-        self._runner = asyncio.ensure_future(self._run())
-
     async def close(self) -> None:
         self.closed = True
         ws, self._ws = self._ws, None
         if ws is not None:
             self._drain()  # what the cells emitted last still goes out
             ws.close()
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._runner
+        await self._stop_runner()
         self._fail_results("client closed")
 
     async def _open(self) -> None:
         limits = self.limits
-        request = HTTPRequest(
-            websocket_url(self.url),
-            headers=self.headers,
-            connect_timeout=limits.connect_timeout,
-            request_timeout=limits.connect_timeout,
-        )
-        try:
-            ws = await websocket_connect(request, max_message_size=64 * 1024 * 1024)
-        except HTTPClientError as exc:
-            if exc.code == 403:
-                raise Forbidden(f"the hub at {self.url} refused this kernel link (403)") from None
-            raise
-        # Small frames go out at once: with Nagle's algorithm a join written right after
-        # another frame could wait for a delayed ACK (~40 ms).
-        ws.protocol.set_nodelay(True)  # type: ignore[union-attr]
+        ws = await open_websocket(websocket_url(self.url), self.headers, limits.connect_timeout)
         session = LinkClientSession(self.loop.time())
         decoder = LinkDecoder(FROM_HUB)
         try:
@@ -210,27 +161,10 @@ class LinkClient:
         self.buffer.rearm()
         self._drain()
 
-    async def _run(self) -> None:
-        """Read until the link drops, then reconnect with backoff until closed."""
-        while not self.closed:
-            reason = await self._read_loop()
-            self._lost(reason)
-            if self.closed or not self.reconnect:
-                return
-            delay = self.limits.backoff[0]
-            while not self.closed:
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                try:
-                    await self._open()
-                except _RECONNECT_ERRORS as exc:
-                    log.debug("reconnect to %s failed: %r", self.url, exc)
-                    delay = min(delay * 2, self.limits.backoff[1])
-                    continue
-                self.reconnects += 1
-                log.info("kernel link to %s is back", self.url)
-                if self.on_reconnect is not None:
-                    self.on_reconnect()
-                break
+    def _reconnected(self) -> None:
+        log.info("kernel link to %s is back", self.url)
+        if self.on_reconnect is not None:
+            self.on_reconnect()
 
     async def _read_loop(self) -> str:
         ws, session = self._ws, self._session

@@ -13,17 +13,13 @@ volatile ones are dropped, and pending acks fail with :class:`Disconnected`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
 from ..exceptions import (
     AckTimeout,
@@ -33,6 +29,7 @@ from ..exceptions import (
     RemoteProtocolError,
 )
 from ..protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
+from .reconnecting import ReconnectingClient, open_websocket, websocket_url
 
 log = logging.getLogger("jupyter_sio.kernel")
 
@@ -40,15 +37,10 @@ log = logging.getLogger("jupyter_sio.kernel")
 EventHandler = Callable[[list[Any], int | None], Any]
 
 
-def websocket_url(url: str, query: dict[str, str]) -> str:
-    """``http://host/base/x/`` → ``ws://host/base/x/?EIO=4&transport=websocket&...``."""
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
-class SocketIOClient:
+class SocketIOClient(ReconnectingClient):
     """A reconnecting Socket.IO client of one namespace."""
+
+    final_reasons = frozenset({"io server disconnect"})
 
     def __init__(
         self,
@@ -62,12 +54,10 @@ class SocketIOClient:
         max_buffer: int = 10_000,
         connect_timeout: float = 10.0,
     ) -> None:
-        self.url = url
+        super().__init__(url, reconnect=reconnect, backoff=backoff)
         self.headers = dict(headers or {})
         self.auth = auth or {}
         self.namespace = namespace
-        self.reconnect = reconnect
-        self.backoff = backoff
         self.connect_timeout = connect_timeout
         self.handlers: dict[str, EventHandler] = {}
         self.on_connect: Callable[[], Awaitable[None]] | None = None
@@ -75,48 +65,31 @@ class SocketIOClient:
         self.sid: str | None = None
         self.max_payload = 1_000_000
         self.connected = asyncio.Event()
-        self.closed = False
         self.dropped = 0
-        self.reconnects = 0
         self._ws: WebSocketClientConnection | None = None
         self._buffer: deque[tuple[str, list[bytes]]] = deque(maxlen=max_buffer)
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._ack_id = 0
-        self._runner: asyncio.Task[None] | None = None
         self._hello: asyncio.Future[None] | None = None
         self._ping_deadline = 60.0
         self._decoder = PacketDecoder()
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Connect once (raising on failure), then keep the connection up in the background."""
-        await self._open()
-        self._runner = asyncio.ensure_future(self._run())
-
     async def close(self) -> None:
         self.closed = True
         ws, self._ws = self._ws, None
         if ws is not None:
             ws.close()
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._runner
+        await self._stop_runner()
         self._fail_acks("client closed")
 
     async def _open(self) -> None:
         """WebSocket + Engine.IO handshake + namespace CONNECT, or raise."""
-        request = HTTPRequest(
+        ws = await open_websocket(
             websocket_url(self.url, {"EIO": "4", "transport": "websocket"}),
-            headers=self.headers,
-            connect_timeout=self.connect_timeout,
-            request_timeout=self.connect_timeout,
+            self.headers,
+            self.connect_timeout,
         )
-        ws = await websocket_connect(request, max_message_size=64 * 1024 * 1024)
-        # Small packets go out at once: with Nagle's algorithm a join written right after
-        # another packet could wait for a delayed ACK (~40 ms) and lose a race with emits
-        # from other peers that the user expects to follow it.
-        ws.protocol.set_nodelay(True)  # type: ignore[union-attr]
         try:
             opening = await asyncio.wait_for(ws.read_message(), self.connect_timeout)
             if not isinstance(opening, str) or not opening.startswith("0"):
@@ -154,33 +127,6 @@ class SocketIOClient:
         if self.on_connect is not None:
             # As a task: it may wait for acks, which the read loop (not running yet) delivers.
             self._hello = asyncio.ensure_future(self.on_connect())
-
-    async def _run(self) -> None:
-        """Read until the connection drops, then reconnect with backoff until closed."""
-        while not self.closed:
-            reason = await self._read_loop()
-            self._lost(reason)
-            if self.closed or not self.reconnect or reason == "io server disconnect":
-                return
-            delay = self.backoff[0]
-            while not self.closed:
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                try:
-                    await self._open()
-                    self.reconnects += 1
-                    log.info("reconnected to %s", self.url)
-                    break
-                except (
-                    OSError,
-                    HTTPClientError,
-                    Disconnected,
-                    RemoteProtocolError,
-                    ConnectionRefused,
-                    asyncio.TimeoutError,
-                    WebSocketClosedError,
-                ) as exc:
-                    log.debug("reconnect to %s failed: %r", self.url, exc)
-                    delay = min(delay * 2, self.backoff[1])
 
     async def _read_loop(self) -> str:
         ws = self._ws

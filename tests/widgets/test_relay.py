@@ -292,3 +292,68 @@ def test_widget_with_an_unconnected_sio_reports_the_failure() -> None:
         w.close()
         assert w._sio is not None
         w._sio.close()
+
+
+def _browsers(sio: KernelSio) -> list[dict[str, Any]]:
+    """The hub's browser-like sockets (a relay's is one; the kernel's own is not)."""
+    return [s for s in sio.sockets() if s.get("user") == "guest"]
+
+
+def _wait_browsers(sio: KernelSio, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+    """Poll the hub (bounded) until ``count`` browser-like sockets are connected."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = _browsers(sio)
+        if len(found) == count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def test_the_relay_socket_lives_while_a_front_end_says_it_uses_it(
+    embedded_sio: KernelSio,
+) -> None:
+    """The comm fallback follows the views, as a browser socket does: the last front end's
+    ``bye`` closes the relay's hub connection, a later ``hello`` opens it again."""
+    front = Front()
+    relay = CommRelay(embedded_sio, front.send)
+    try:
+        relay.handle({"type": "hello", "mode": "comm", "id": "tab-a"})
+        relay.handle({"type": "hello", "mode": "comm", "id": "tab-b"})
+        front.wait(lambda i: i == {"type": "status", "connected": True})
+        assert len(_wait_browsers(embedded_sio, 1)) == 1
+        relay.handle({"type": "bye", "id": "tab-a"})
+        call(relay, front, "b:1", "sio:whoami")  # a round trip through the relay
+        assert len(_browsers(embedded_sio)) == 1, "tab-b still uses it"
+
+        relay.handle({"type": "bye", "id": "tab-b"})
+        assert _wait_browsers(embedded_sio, 0) == []
+        assert relay.conn is None and not relay.closed
+
+        statuses = len([i for i in front.items if i.get("type") == "status"])
+        relay.handle({"type": "hello", "mode": "comm", "id": "tab-b2"})
+        front.wait(
+            lambda i: (
+                i == {"type": "status", "connected": True}
+                and len([j for j in front.items if j.get("type") == "status"]) > statuses
+            )
+        )
+        assert len(_wait_browsers(embedded_sio, 1)) == 1
+        assert call(relay, front, "b:2", "sio:whoami")["ok"] is True
+    finally:
+        relay.close()
+
+
+def test_widget_passes_the_front_ends_bye_to_its_relay(kernel_sio: KernelSio) -> None:
+    w = MetricCard("dash", "cpu")
+    front = Front()
+    w.send = front.send  # type: ignore[method-assign]
+    try:
+        w._handle_custom_msg({"type": "bye", "id": "early"}, [])  # no relay yet: ignored
+        assert w.relay is None
+        w._handle_custom_msg({"type": "hello", "mode": "comm", "id": "v1"}, [])
+        front.wait(lambda i: i == {"type": "status", "connected": True})
+        assert len(_wait_browsers(kernel_sio, 1)) == 1
+        w._handle_custom_msg({"type": "bye", "id": "v1"}, [])
+        assert _wait_browsers(kernel_sio, 0) == []
+    finally:
+        w.close()

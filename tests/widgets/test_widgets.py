@@ -98,6 +98,22 @@ def test_transport_is_auto_without_a_kernel_sio_and_can_be_forced() -> None:
     assert MetricCard("r", "k", transport="comm")._transport == "comm"
 
 
+def test_kernel_trait_names_the_kernel_that_created_the_widget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # outside a kernel: no owner, and the front end sends no ``kernel`` in sio:subscribe
+    assert MetricCard("r", "k")._kernel == ""
+    assert MetricCard("r", "k").get_state()["_kernel"] == ""
+    # in a kernel: its id, from its connection file name (as in Jupyter's /api/kernels/<id>)
+    import ipykernel.connect
+
+    monkeypatch.setattr(
+        ipykernel.connect, "get_connection_file", lambda: "/run/kernel-5b0c1e2a-77f3.json"
+    )
+    assert all(w._kernel == "5b0c1e2a-77f3" for w in all_widgets())
+    assert Poll("class", _kernel="other")._kernel == "other"
+
+
 def test_embedded_hub_forces_the_comm(kernel_sio: KernelSio) -> None:
     assert kernel_sio.mode == "embedded"
     assert default_transport() == "comm"

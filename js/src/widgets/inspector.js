@@ -99,19 +99,38 @@ export function setup({ model, conn }) {
       busy = false;
     }
   };
-  let timer = setInterval(poll, Math.max(250, model.get("interval") || 1000));
-  const offConnect = conn.onLocal("connect", () => poll());
-  const retime = () => {
-    clearInterval(timer);
+  // Poll only while connected: a widget with no view on the page has no connection, and a
+  // re-run cell's old Inspector must not keep a timer (session.js).
+  /** @type {any} */
+  let timer = null;
+  const stop = () => {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+  };
+  const start = () => {
+    stop();
     timer = setInterval(poll, Math.max(250, model.get("interval") || 1000));
+  };
+  const offConnect = conn.onLocal("connect", () => {
+    start();
+    poll();
+  });
+  const offDown = conn.onLocal("disconnect", stop);
+  if (conn.status.state === "connected") start();
+  const retime = () => {
+    if (timer !== null) start();
   };
   model.on("change:interval", retime);
   return {
     store,
     poll,
+    get polling() {
+      return timer !== null;
+    },
     dispose() {
-      clearInterval(timer);
+      stop();
       offConnect();
+      offDown();
       model.off("change:interval", retime);
     },
   };

@@ -5,14 +5,16 @@ import { drawOnChange, frame, h, setData, setText } from "../dom.js";
 
 /**
  * @typedef {{sid: string, user?: string, display_name?: string, name?: string,
- *   kernel?: string | null, transport?: string}} SocketInfo
- * @typedef {{key: string, label: string, user: string, sids: string[], me: boolean,
- *   transports: string[]}} Member
+ *   kernel?: string | null, transport?: string, page?: string}} SocketInfo
+ * @typedef {{key: string, label: string, user: string, sids: string[], pages: string[],
+ *   me: boolean, transports: string[]}} Member
  */
 
 /**
  * Group a room's sockets by person (chosen name, else Jupyter user): one row per person with
- * the number of their open sockets (tabs).
+ * the pages (tabs) they have it open in. Sockets that carry the same `page` (the id a page's
+ * widgets send in `sio:subscribe`: two Presence widgets of one room on one page) count once;
+ * a socket without one counts as a page of its own.
  * @param {SocketInfo[]} sockets
  * @param {string | null | undefined} mySid
  * @returns {Member[]}
@@ -26,8 +28,10 @@ export function groupMembers(sockets, mySid) {
     const label = s.name || s.display_name || user;
     const key = `${user}\u0000${label}`;
     let m = byKey.get(key);
-    if (!m) byKey.set(key, (m = { key, label, user, sids: [], me: false, transports: [] }));
+    if (!m) byKey.set(key, (m = { key, label, user, sids: [], pages: [], me: false, transports: [] }));
     m.sids.push(s.sid);
+    const page = typeof s.page === "string" && s.page ? `page:${s.page}` : `sid:${s.sid}`;
+    if (!m.pages.includes(page)) m.pages.push(page);
     if (s.sid === mySid) m.me = true;
     if (s.transport && !m.transports.includes(s.transport)) m.transports.push(s.transport);
   }
@@ -80,12 +84,12 @@ export function view({ model, el, state }) {
         "li",
         {
           class: "jsio-presence-member" + (m.me ? " jsio-me" : ""),
-          dataset: { user: m.user, name: m.label, sockets: m.sids.length, me: m.me },
+          dataset: { user: m.user, name: m.label, sockets: m.sids.length, pages: m.pages.length, me: m.me },
           title: `${m.user} · ${m.transports.join(", ")}`,
         },
         h("span", { class: "jsio-presence-dot" }),
         h("span", { class: "jsio-presence-name", text: m.label }),
-        m.sids.length > 1 ? h("span", { class: "jsio-presence-tabs", text: `×${m.sids.length}` }) : null,
+        m.pages.length > 1 ? h("span", { class: "jsio-presence-tabs", text: `×${m.pages.length}` }) : null,
       ),
     );
     list.replaceChildren(...rows);
