@@ -19,7 +19,6 @@ from .exceptions import (
     ProtocolError,
     SioError,
 )
-from .hub import Adapter, BroadcastOperator, BroadcastOptions, Hub, InMemoryAdapter, Socket
 
 __version__ = "0.1.0"
 
@@ -71,10 +70,19 @@ def _jupyter_server_extension_points() -> list[dict[str, object]]:
     return [{"module": "jupyter_sio", "app": JupyterSioApp}]
 
 
+_HUB_NAMES = ("Adapter", "BroadcastOperator", "BroadcastOptions", "Hub", "InMemoryAdapter",
+              "Socket")
+
+
 def __getattr__(name: str) -> object:
-    # Tornado is imported only by code that serves (kernels may import jupyter_sio lightly).
+    # The hub and the server are imported only by code that serves: a kernel imports
+    # jupyter_sio (and its kernel link) without them.
     if name == "HubServer":
         from .server import HubServer
 
         return HubServer
+    if name in _HUB_NAMES:
+        from . import hub
+
+        return getattr(hub, name)
     raise AttributeError(f"module 'jupyter_sio' has no attribute {name!r}")
