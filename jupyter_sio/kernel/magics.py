@@ -36,6 +36,14 @@ class SioMagics(Magics):  # type: ignore[misc]
         print(f"  kernel:   {info['kernel'] or '-'}  socket {info['sid']}")
         print(f"  rooms:    {', '.join(info['rooms']) or '-'}")
         print(f"  handlers: {', '.join(info['handlers']) or '-'}")
+        link = info.get("link")
+        if link:
+            print(
+                f"  link:     {link['state']}, {link['queued']} frames ({link['queued_bytes']} B) "
+                f"waiting; dropped {link['dropped']}, conflated {link['conflated']}, "
+                f"blocked {link['blocked']}, BufferFull {link['buffer_full']}, "
+                f"reconnects {link['reconnects']}"
+            )
         if "clients" in hub:
             namespaces = hub.get("namespaces", {})
             counts = ", ".join(f"{ns} {v['sockets']} sockets" for ns, v in namespaces.items())

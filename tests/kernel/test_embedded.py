@@ -45,6 +45,7 @@ async def test_load_ext_reports_embedded_mode_and_keeps_the_token_out_of_outputs
     assert url.startswith("http://127.0.0.1:")
     status = await kernel.run("%sio")
     assert "mode=embedded" in status.stdout
+    assert "link:     open" in status.stdout and "BufferFull 0" in status.stdout
     assert token not in status.stdout
 
 
