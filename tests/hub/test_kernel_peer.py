@@ -95,9 +95,9 @@ async def test_commands_do_not_wait_behind_a_pending_call() -> None:
 async def test_client_events_go_to_one_kernel_by_owner_scope_then_newest() -> None:
     hub = Hub()
     hub.enable_browser_events()
-    old, old_out = await kernel(hub, "old", [["/", "vote"]])
-    new, new_out = await kernel(hub, "new", [["/", "vote"]])
-    scoped, scoped_out = await kernel(hub, "scoped", [["/", "vote", ["team"]]])
+    _, old_out = await kernel(hub, "old", [["/", "vote"]])
+    _, new_out = await kernel(hub, "new", [["/", "vote"]])
+    _, scoped_out = await kernel(hub, "scoped", [["/", "vote", ["team"]]])
     _, _, plain = await connect(hub)
     _, _, member = await connect(hub)
     member.join("team")
