@@ -10,8 +10,9 @@ Authorizer, never from a payload) and, when the hub has one, its
 ``sio:subscribe``   ``{rooms, announce?, name?, kernel?, page?}`` (read permission): join
                     rooms. With ``announce`` the room receives ``sio:presence``
                     ``{room, sockets}`` whenever an announcing member arrives or leaves;
-                    ``kernel`` (a widget's owner kernel id) sends this socket's events to that kernel first (:mod:`.kernel_routing`);
-                    ``page`` (a random id per browser page) is listed, so presence counts pages
+                    ``kernel`` (a widget's owner kernel id) sends this socket's events to
+                    that kernel first (:mod:`.kernel_routing`); ``page`` (a random id per
+                    browser page) is listed, so presence counts each person once per page
 ``sio:unsubscribe`` ``{rooms}``
 ``sio:whoami``      who the hub says this socket is
 ``sio:publish``     ``{event, args, to}`` (write permission; the sender is left out)
