@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeout, Disconnected
 from ..protocol.frames import Outgoing
-from ..protocol.sio_codec import RESERVED_EVENTS, SocketPacket, SocketPacketType, encode_packet
+from ..protocol.sio_codec import (
+    RESERVED_EVENTS,
+    SocketPacket,
+    SocketPacketType,
+    encode_event_packet,
+    encode_packet,
+)
 from .delivery import DONE, Delivery
 
 if TYPE_CHECKING:
@@ -43,9 +49,7 @@ def encode_event(
     """Encode an EVENT once into the Engine.IO message every recipient will get."""
     if not isinstance(event, str) or event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is not an event name a server may emit")
-    text, attachments = encode_packet(
-        SocketPacket(SocketPacketType.EVENT, namespace, [event, *args], ack_id)
-    )
+    text, attachments = encode_event_packet(namespace, [event, *args], ack_id)
     return Outgoing("4" + text, attachments, key=key, volatile=volatile)
 
 

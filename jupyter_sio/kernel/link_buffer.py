@@ -5,9 +5,10 @@ WebSocket message per batch. The hub's delivery policies apply on this hop too (
 :class:`~jupyter_sio.protocol.outbox.Outbox`), also while the hub is unreachable (then
 nothing drains and this is the offline buffer):
 
-- reliable frames wait for room: the emitting thread blocks until the I/O thread brought
-  the buffer under its low-water mark, for at most ``send_timeout``, then gets
-  :class:`~jupyter_sio.exceptions.BufferFull` (never a silent drop);
+- reliable frames wait for room: the emitting thread blocks until the I/O thread took the
+  waiting frames (it takes all of them once the socket has room again: the socket's
+  ``write_high_water`` is the low-water mark of this hop), for at most ``send_timeout``,
+  then gets :class:`~jupyter_sio.exceptions.BufferFull` (never a silent drop);
 - volatile frames are dropped past the high-water mark (counted in ``dropped``);
 - keyed frames replace the queued frame with the same key (counted in ``conflated``);
 - commands and answers (``push_control``) always go in: there is one per cell call or per
@@ -22,7 +23,7 @@ from collections.abc import Callable
 
 from ..exceptions import BufferFull
 from ..protocol.frames import Outgoing
-from ..protocol.outbox import Outbox, PushResult
+from ..protocol.outbox import Outbox, PushResult, unwrap
 
 
 class LinkBuffer:
@@ -44,8 +45,6 @@ class LinkBuffer:
         self._on_io_thread = io_thread
         self._woken = False
         self.send_timeout = send_timeout
-        self.low_water_packets = max_packets // 2
-        self.low_water_bytes = max_bytes // 2
         self.blocked = 0  # how many pushes had to wait for room
         self.full = 0  # how many raised BufferFull
 
@@ -98,16 +97,14 @@ class LinkBuffer:
             self._wake()
 
     # -- the consumer (I/O thread) ---------------------------------------------------------
-    def take(self, budget: int) -> list[Outgoing]:
-        """Frames from the front, about ``budget`` bytes (at least one if any)."""
-        box = self._box
+    def take(self) -> list[Outgoing]:
+        """Every waiting frame, in order. The lock is held for a moment only, so cells that
+        emit in a loop do not contend with the I/O thread for it (and for the GIL)."""
         with self._lock:
-            items = box.drain(budget)
-            if not box:
-                self._woken = False
-            if len(box) <= self.low_water_packets and box.size <= self.low_water_bytes:
-                self._room.notify_all()
-            return items
+            entries = self._box.take_all()
+            self._woken = False
+            self._room.notify_all()
+        return unwrap(entries)
 
     def rearm(self) -> None:
         """The consumer could not drain now (offline): the next push wakes it again."""

@@ -2,7 +2,7 @@
 
 It runs on the private I/O loop of :mod:`.sio` (any loop, really). Frames to send come
 through a :class:`~.link_buffer.LinkBuffer` that any thread fills; :meth:`LinkClient._drain`
-writes them in batches of up to ``batch_bytes`` per WebSocket message, and stops writing
+takes all of them and writes them in messages of up to ``batch_bytes``, and takes no more
 while the socket holds more than ``write_high_water`` unsent bytes (the hub pauses reading
 a link whose broadcasts meet full buffers, so this is where the cell feels backpressure).
 While the hub is unreachable nothing drains: the buffer is the offline buffer, and after a
@@ -55,6 +55,8 @@ class LinkLimits:
         write_high_water: unsent socket bytes before the I/O thread waits for the hub.
         connect_timeout: seconds for the WebSocket handshake and the welcome.
         backoff: first and largest delay between reconnect attempts.
+        coalesce: seconds frames may wait to share a message when emits come faster than
+            that (a loop); a lone emit is sent at once.
     """
 
     buffer_packets: int = 100_000
@@ -64,6 +66,7 @@ class LinkLimits:
     write_high_water: int = 1024 * 1024
     connect_timeout: float = 10.0
     backoff: tuple[float, float] = (0.25, 5.0)
+    coalesce: float = 0.001
 
 
 class LinkClient(ReconnectingClient):
@@ -105,6 +108,7 @@ class LinkClient(ReconnectingClient):
         self._results: dict[int, asyncio.Future[LinkFrame]] = {}
         self._ids = itertools.count(1)
         self._waiting_drain = False
+        self._last_drain = 0.0
         self._offline_warned = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -218,10 +222,22 @@ class LinkClient(ReconnectingClient):
     # -- outbound --------------------------------------------------------------------------
     def _wake(self) -> None:
         """Called (under the buffer's lock, from any thread) when frames wait."""
-        self.loop.call_soon_threadsafe(self._drain)
+        self.loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        """Drain now, unless the last drain was a moment ago: then a cell is emitting in a
+        loop, and waiting ``coalesce`` seconds makes one message of many frames (each
+        wake-up and each message costs both processes far more than a frame does). A lone
+        emit still goes out at once."""
+        now = self.loop.time()
+        if now - self._last_drain < self.limits.coalesce:
+            self.loop.call_at(self._last_drain + self.limits.coalesce, self._drain)
+        else:
+            self._drain()
 
     def _drain(self) -> None:
         """Write waiting frames in batches until the socket is congested (I/O loop)."""
+        self._last_drain = self.loop.time()
         ws = self._ws
         if ws is None:
             self.buffer.rearm()
@@ -235,27 +251,35 @@ class LinkClient(ReconnectingClient):
             budget = min(budget, self.welcome.max_message // 2)
         try:
             while True:
-                items = self.buffer.take(budget)
+                items = self.buffer.take()
                 if not items:
                     return
-                future = self._write(ws, items)
+                future = self._write(ws, items, budget)
                 if future is not None and _pending(ws) > limits.write_high_water:
                     self._waiting_drain = True
                     future.add_done_callback(self._drained)
                     return
         except WebSocketClosedError:
-            return  # the read loop sees the close and reconnects; the batch is lost with it
+            log.warning("kernel link closed while sending: frames taken for it are lost")
+            return  # the read loop sees the close and reconnects
 
-    def _write(self, ws: WebSocketClientConnection, items: list[Outgoing]) -> Any:
+    def _write(self, ws: WebSocketClientConnection, items: list[Outgoing], budget: int) -> Any:
+        """Frames in order, one text message per ``budget`` bytes; a frame's attachments
+        follow the message that ends with it."""
         lines: list[str] = []
+        size = 0
         future = None
         for item in items:
             lines.append(item.text)
+            size += item.size
             if item.attachments:
                 future = ws.write_message(join_frames(lines))
-                lines = []
+                lines, size = [], 0
                 for blob in item.attachments:
                     future = ws.write_message(blob, binary=True)
+            elif size >= budget:
+                future = ws.write_message(join_frames(lines))
+                lines, size = [], 0
         if lines:
             future = ws.write_message(join_frames(lines))
         return future

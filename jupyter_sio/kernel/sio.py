@@ -51,11 +51,10 @@ from ..protocol.link_codec import (
 from ..protocol.sio_codec import (
     RESERVED_EVENTS,
     PacketDecoder,
-    SocketPacket,
     SocketPacketType,
     deconstruct,
     dumps,
-    encode_packet,
+    encode_event_packet,
     reconstruct,
 )
 from .discovery import Endpoint, discover, kernel_id
@@ -362,13 +361,13 @@ class KernelSio:
         if not isinstance(event, str) or event in RESERVED_EVENTS:
             raise ValueError(f"{what}: {event!r} is not an event name a server may emit")
         try:
-            text, attachments = encode_packet(
-                SocketPacket(SocketPacketType.EVENT, namespace, [event, *args], ack_id)
-            )
+            text, attachments = encode_event_packet(namespace, [event, *args], ack_id)
         except TypeError as exc:
             raise TypeError(f"{what}({event!r}, ...): {exc}") from None
         limit = self._link.max_payload if self._link is not None else 1_000_000
-        size = len(text.encode())
+        size = len(text)  # characters: a cheap lower bound of the UTF-8 size...
+        if size * 4 > limit:
+            size = len(text.encode())  # ...measured exactly only when it could matter
         if size > limit:
             raise PayloadTooLarge(
                 f"{what}({event!r}, ...): the packet is {size:,} bytes of JSON; the hub "

@@ -127,6 +127,15 @@ class Outbox:
             messages += 1 + len(item.attachments)
         return items
 
+    def take_all(self) -> list[Outgoing | _Slot]:
+        """Everything queued, at once (O(1) work here; :func:`unwrap` the entries later,
+        outside any lock): the kernel link's consumer empties its buffer this way."""
+        entries = list(self._queue)
+        self._queue.clear()
+        self._keys.clear()
+        self.size = 0
+        return entries
+
     def _peek(self) -> Outgoing:
         entry = self._queue[0]
         return entry.item if isinstance(entry, _Slot) else entry
@@ -138,3 +147,8 @@ class Outbox:
         self._keys.clear()
         self.size = 0
         return count
+
+
+def unwrap(entries: list[Outgoing | _Slot]) -> list[Outgoing]:
+    """The packets of :meth:`Outbox.take_all` entries (a conflated slot holds the newest)."""
+    return [e.item if isinstance(e, _Slot) else e for e in entries]

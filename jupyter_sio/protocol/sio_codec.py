@@ -71,12 +71,40 @@ def dumps(data: Any) -> str:
         raise TypeError(f"cannot send this data as JSON: {exc}") from None
 
 
+def encode_event_packet(
+    namespace: str, data: list[Any] | tuple[Any, ...], ack_id: int | None = None
+) -> tuple[str, list[bytes]]:
+    """An EVENT packet ``[event, *args]``, the hot path of every emit (no packet object).
+
+    The C JSON encoder refuses bytes with a TypeError, so it runs first; the data is
+    walked for binary attachments only when it has to be.
+    """
+    attachments: list[bytes] = []
+    try:
+        body = _dumps(data)
+        prefix = "2"
+    except (TypeError, ValueError):
+        body = dumps(deconstruct(data, attachments))
+        prefix = f"5{len(attachments)}-" if attachments else "2"
+    if namespace != "/":
+        prefix += namespace + ","
+    if ack_id is not None:
+        prefix += str(ack_id)
+    return prefix + body, attachments
+
+
 def encode_packet(packet: SocketPacket) -> tuple[str, list[bytes]]:
     """Encode a packet into its text part and the list of binary attachments."""
     data = packet.data
     attachments: list[bytes] = []
+    body = None
     if data is not None:
-        data = deconstruct(data, attachments)
+        # Fast path: most data holds no binary value, and the C encoder refuses bytes with
+        # a TypeError, so try it first and walk the data for attachments only then.
+        try:
+            body = _dumps(data)
+        except (TypeError, ValueError):
+            body = dumps(deconstruct(data, attachments))
     ptype = packet.type
     if attachments:
         ptype = _BINARY_OF.get(ptype, ptype)
@@ -89,8 +117,8 @@ def encode_packet(packet: SocketPacket) -> tuple[str, list[bytes]]:
         parts.append(packet.namespace + ",")
     if packet.id is not None:
         parts.append(str(packet.id))
-    if data is not None:
-        parts.append(dumps(data))
+    if body is not None:
+        parts.append(body)
     return "".join(parts), attachments
 
 
