@@ -35,7 +35,7 @@ class LinkBuffer:
         max_packets: int,
         max_bytes: int,
         send_timeout: float,
-        wake: Callable[[], None],
+        wake: Callable[[bool], None],
         io_thread: Callable[[], bool],
     ) -> None:
         self._box = Outbox(max_packets=max_packets, max_bytes=max_bytes)
@@ -44,6 +44,7 @@ class LinkBuffer:
         self._wake = wake
         self._on_io_thread = io_thread
         self._woken = False
+        self._urgent = False
         self.send_timeout = send_timeout
         self.blocked = 0  # how many pushes had to wait for room
         self.full = 0  # how many raised BufferFull
@@ -62,10 +63,24 @@ class LinkBuffer:
                 self._wait_for_room(item)
             self._kick()
 
-    def push_control(self, item: Outgoing) -> None:
+    def push_control(self, item: Outgoing, *, flush: bool = True) -> None:
+        """Commands and answers: no limits, and sent at once (someone waits for them).
+        ``flush=False`` leaves the wake-up to a later :meth:`flush` (a burst of answers)."""
         with self._lock:
             self._box.push_control(item)
-            self._kick()
+            if flush:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        """Send what waits now (the handler thread, after a burst of answers)."""
+        with self._lock:
+            if self._box:
+                self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._urgent:
+            self._urgent = self._woken = True
+            self._wake(True)
 
     def _wait_for_room(self, item: Outgoing) -> None:
         box = self._box
@@ -94,7 +109,7 @@ class LinkBuffer:
     def _kick(self) -> None:
         if not self._woken:
             self._woken = True
-            self._wake()
+            self._wake(False)
 
     # -- the consumer (I/O thread) ---------------------------------------------------------
     def take(self) -> list[Outgoing]:
@@ -102,14 +117,14 @@ class LinkBuffer:
         emit in a loop do not contend with the I/O thread for it (and for the GIL)."""
         with self._lock:
             entries = self._box.take_all()
-            self._woken = False
+            self._woken = self._urgent = False
             self._room.notify_all()
         return unwrap(entries)
 
     def rearm(self) -> None:
         """The consumer could not drain now (offline): the next push wakes it again."""
         with self._lock:
-            self._woken = False
+            self._woken = self._urgent = False
 
     def stats(self) -> dict[str, int]:
         box = self._box

@@ -220,9 +220,10 @@ class LinkClient(ReconnectingClient):
                 future.set_exception(Disconnected(f"the kernel link closed ({reason})"))
 
     # -- outbound --------------------------------------------------------------------------
-    def _wake(self) -> None:
-        """Called (under the buffer's lock, from any thread) when frames wait."""
-        self.loop.call_soon_threadsafe(self._woken)
+    def _wake(self, urgent: bool) -> None:
+        """Called (under the buffer's lock, from any thread) when frames wait; ``urgent``
+        for commands and answers, which never wait to share a message."""
+        self.loop.call_soon_threadsafe(self._drain if urgent else self._woken)
 
     def _woken(self) -> None:
         """Drain now, unless the last drain was a moment ago: then a cell is emitting in a
@@ -299,9 +300,11 @@ class LinkClient(ReconnectingClient):
             )
 
     def send(self, kind: LinkKind, header: str | dict[str, Any], payload: str | None = None,
-             attachments: tuple[bytes, ...] | list[bytes] = ()) -> None:
+             attachments: tuple[bytes, ...] | list[bytes] = (), *, flush: bool = True) -> None:
         """Queue a command frame (never waits: commands are one per call)."""
-        self.buffer.push_control(Outgoing(encode_frame(kind, header, payload), attachments))
+        self.buffer.push_control(
+            Outgoing(encode_frame(kind, header, payload), attachments), flush=flush
+        )
 
     async def request(self, kind: LinkKind, header: dict[str, Any], payload: str | None = None,
                       attachments: tuple[bytes, ...] | list[bytes] = (), *,

@@ -619,6 +619,9 @@ class KernelSio:
                 fn(*args)
             except Exception:  # never lose the thread
                 log.exception("jupyter_sio handler failed")
+            link = self._link
+            if link is not None and self._work.empty():
+                link.buffer.flush()  # the answers of this burst go out together
 
     def _answer(self, request_id: int | None, result: Any) -> None:
         if request_id is None or self._link is None:
@@ -633,7 +636,9 @@ class KernelSio:
         header: dict[str, Any] = {"id": request_id}
         if attachments:
             header["n"] = len(attachments)
-        self._link.send(LinkKind.ANSWER, header, payload, attachments)
+        # From the handler thread the wake-up waits for the end of the burst (_work_loop).
+        self._link.send(LinkKind.ANSWER, header, payload, attachments,
+                        flush=not self._on_worker_thread())
 
     def _failed(self, request_id: int | None, exc: Exception) -> None:
         traceback.print_exception(exc)  # shows in the output of the cell running now
@@ -642,7 +647,8 @@ class KernelSio:
 
     def _answer_error(self, request_id: int, exc: BaseException) -> None:
         if self._link is not None:
-            self._link.send(LinkKind.ANSWER, {"id": request_id, "error": error_header(exc)})
+            self._link.send(LinkKind.ANSWER, {"id": request_id, "error": error_header(exc)},
+                            flush=not self._on_worker_thread())
 
     # -- rich output -----------------------------------------------------------------------
     def display(self, obj: Any, *, to: Targets = None, event: str = "display",
@@ -660,6 +666,9 @@ class KernelSio:
 
     def _on_io_thread(self) -> bool:
         return threading.current_thread() is self._thread
+
+    def _on_worker_thread(self) -> bool:
+        return threading.current_thread() is self._worker
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run ``coro`` on the I/O loop and wait (from any thread but the I/O thread)."""
