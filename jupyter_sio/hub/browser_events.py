@@ -132,7 +132,7 @@ def install(hub: Hub) -> None:
             return {"ok": False, "error": "forbidden: publishing needs write permission"}
         if not isinstance(spec, dict) or "event" not in spec:
             return {"ok": False, "error": "sio:publish expects {event, args, to}"}
-        targets = _list(spec.get("to"))
+        targets = names(spec.get("to"))
         refusal = denied(socket, "publish", targets or [None])
         if refusal is not None:
             return refusal
@@ -191,7 +191,8 @@ def guarded(fn: Any) -> Any:
     return run
 
 
-def _list(value: Any) -> list[str]:
+def names(value: Any) -> list[str]:
+    """Room or socket names from one string or an iterable of them."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -200,7 +201,7 @@ def _list(value: Any) -> list[str]:
 
 
 def _rooms(spec: Any) -> list[str]:
-    rooms = _list(spec.get("rooms") if isinstance(spec, dict) else spec)
+    rooms = names(spec.get("rooms") if isinstance(spec, dict) else spec)
     if not rooms:
         raise ValueError("no rooms given")
     return rooms

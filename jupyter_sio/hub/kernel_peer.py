@@ -51,6 +51,7 @@ from ..protocol.link_codec import (
 from ..protocol.link_session import LinkHeartbeat, LinkServerSession, Welcome
 from ..protocol.sio_codec import PacketDecoder, deconstruct, dumps
 from .adapter import BroadcastOptions
+from .browser_events import names
 from .operators import wait_for_room
 from .sio_connection import Handshake, Identity
 
@@ -281,14 +282,14 @@ class KernelPeer:
 
     def _route(self, header: dict[str, Any]) -> Route:
         namespace = self.namespace(header.get("ns", "/"))
-        excluded = set(_strings(header.get("ex")))
+        excluded = set(names(header.get("ex")))
         if not header.get("self"):
             own = self.client.sockets.get(namespace.name)
             if own is not None:
                 excluded.add(own.id)
         key = header.get("k")
         retain = bool(header.get("r"))
-        rooms = frozenset(_strings(header.get("to")))
+        rooms = frozenset(names(header.get("to")))
         if retain and (key is None or not rooms):
             raise ValueError("retain needs a key and at least one room")
         opts = BroadcastOptions(rooms, frozenset(excluded))
@@ -328,19 +329,14 @@ class KernelPeer:
 
     def _send(self, frame: LinkFrame) -> None:
         """A packet from the kernel's own socket, as a client sends it (``sio.request``)."""
-        decoder = self._packets
-        packet = decoder.feed(frame.payload or "")
-        for blob in frame.attachments:
-            packet = decoder.feed(blob)
-        if packet is None:
-            raise RemoteProtocolError("a send frame carries a whole packet")
+        packet = self._packets.feed_whole(frame.payload or "", frame.attachments)
         namespace = self.namespace(packet.namespace)
         self.own_socket(namespace)._on_packet(packet)
 
     def _membership(self, frame: LinkFrame, joining: bool) -> None:
         header = frame.header
         namespace = self.namespace(header.get("ns", "/"))
-        rooms = _strings(header.get("rooms"))
+        rooms = names(header.get("rooms"))
         if not rooms:
             raise ValueError("no rooms given")
         sids = header.get("sids")
@@ -352,7 +348,7 @@ class KernelPeer:
                 pairs = {(namespace.name, r) for r in rooms}
                 (memory.update if joining else memory.difference_update)(pairs)
             return
-        opts = BroadcastOptions(frozenset(_strings(sids)))
+        opts = BroadcastOptions(frozenset(names(sids)))
         # Local sockets change now, so an emit right after this frame reaches them; an
         # adapter that spans nodes then tells the other nodes.
         for socket in namespace.adapter.local_sockets(opts):
@@ -387,7 +383,7 @@ class KernelPeer:
     def _disconnect(self, frame: LinkFrame) -> None:
         header = frame.header
         namespace = self.namespace(header.get("ns", "/"))
-        opts = BroadcastOptions(frozenset(_strings(header.get("sids"))))
+        opts = BroadcastOptions(frozenset(names(header.get("sids"))))
         close = bool(header.get("close"))
         for socket in namespace.adapter.local_sockets(opts):
             socket.disconnect(close=close)
@@ -397,15 +393,15 @@ class KernelPeer:
     def _handle(self, frame: LinkFrame) -> None:
         header = frame.header
         namespace = str(header.get("ns", "/"))
-        scope = frozenset(_strings(header.get("rooms")))
-        for event in _strings(header.get("events")):
+        scope = frozenset(names(header.get("rooms")))
+        for event in names(header.get("events")):
             self.hub.kernel_router.add(self, namespace, event, scope)
 
     def _unhandle(self, frame: LinkFrame) -> None:
         header = frame.header
         events = header.get("events")
         self.hub.kernel_router.remove(
-            self, header.get("ns"), None if events is None else _strings(events)
+            self, header.get("ns"), None if events is None else names(events)
         )
 
     def _clear(self, frame: LinkFrame) -> None:
@@ -595,14 +591,6 @@ def ack_packet(namespace: str, ack_id: int, args_json: str, attachments: tuple[b
     if attachments:
         return Outgoing(f"46{len(attachments)}-{prefix}{ack_id}{args_json}", attachments)
     return Outgoing(f"43{prefix}{ack_id}{args_json}")
-
-
-def _strings(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
 
 
 def _ignore(_frame: LinkFrame) -> None:

@@ -564,12 +564,7 @@ class KernelSio:
 
     def _on_delivered(self, frame: LinkFrame) -> None:
         """A packet for this kernel's own socket: a room broadcast, or a request's answer."""
-        decoder = self._decoder
-        packet = decoder.feed(frame.payload or "")
-        for blob in frame.attachments:
-            packet = decoder.feed(blob)
-        if packet is None:
-            return
+        packet = self._decoder.feed_whole(frame.payload or "", frame.attachments)
         if packet.type is SocketPacketType.ACK:
             future = self._acks.pop(packet.id, None) if packet.id is not None else None
             if future is not None and not future.done():

@@ -245,6 +245,20 @@ class PacketDecoder:
         """Whether a binary packet is waiting for more attachments."""
         return self._pending is not None
 
+    def feed_whole(self, text: str, attachments: tuple[bytes, ...] | list[bytes] = ()
+                   ) -> SocketPacket:
+        """A packet that arrived whole (a kernel link frame carries its attachments):
+        raises RemoteProtocolError if the attachments do not complete it."""
+        packet = self.feed(text)
+        for blob in attachments:
+            if packet is not None:
+                raise RemoteProtocolError("more attachments than the packet announces")
+            packet = self.feed(blob)
+        if packet is None:
+            self._pending, self._attachments, self._size = None, [], 0
+            raise RemoteProtocolError("fewer attachments than the packet announces")
+        return packet
+
     def feed(self, message: str | bytes) -> SocketPacket | None:
         if isinstance(message, str):
             if self._pending is not None:

@@ -8,9 +8,6 @@ emitting cell block (bounded memory) while healthy subscribers lose nothing.
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import socketio
 
 from tests.live_server import LiveServer
 from tests.peers.node_puppet import NodePuppet
+from tests.peers.stalled import StalledClient
 
 from .test_kernels_live import node_client, py_client
 
@@ -165,59 +163,14 @@ async def test_room_scoped_handlers_take_events_from_their_rooms(server: LiveSer
         await b.stop()
 
 
-class StalledClient:
-    """A WebSocket client of the hub that subscribes, then stops reading."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, server: LiveServer, room: str) -> StalledClient:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        path = f"{server.socketio_path}?EIO=4&transport=websocket&token={server.token}"
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        await reader.readuntil(b"\r\n\r\n")
-        client = cls(reader, writer)
-        assert (await client.read()).startswith("0")
-        client.send("40")
-        assert (await client.read()).startswith("40")
-        client.send(f'421["sio:subscribe",{{"rooms":["{room}"]}}]')
-        while not (await client.read()).startswith("431"):
-            pass
-        return client
-
-    def send(self, text: str) -> None:
-        payload = text.encode()
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        assert len(payload) < 126
-        self.writer.write(struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + masked)
-
-    async def read(self) -> str:
-        head = await asyncio.wait_for(self.reader.readexactly(2), 10)
-        size = head[1] & 0x7F
-        if size == 126:
-            size = struct.unpack("!H", await self.reader.readexactly(2))[0]
-        elif size == 127:
-            size = struct.unpack("!Q", await self.reader.readexactly(8))[0]
-        return (await self.reader.readexactly(size)).decode()
-
-    async def closed_by_server(self) -> bool:
-        """Read what is left until the server closed the connection."""
-        try:
-            while await asyncio.wait_for(self.reader.read(1 << 20), 30):
-                pass
-        except (ConnectionError, asyncio.TimeoutError):
-            return False
-        return True
-
-    def close(self) -> None:
-        self.writer.close()
+async def stalled_subscriber(server: LiveServer, room: str) -> StalledClient:
+    """A subscriber of ``room`` that then stops reading."""
+    path = f"{server.socketio_path}?EIO=4&transport=websocket&token={server.token}"
+    client = await StalledClient.connect(server.port, path)
+    client.send(f'421["sio:subscribe",{{"rooms":["{room}"]}}]')
+    while not (await client.read()).startswith("431"):
+        pass
+    return client
 
 
 @pytest.fixture
@@ -240,7 +193,7 @@ async def test_a_stuck_subscriber_blocks_the_cell_not_the_room(tight_server: Liv
     try:
         await healthy.call("sio:subscribe", {"rooms": ["flood"]}, timeout=10)
         await kernel.run("%load_ext jupyter_sio\nsio.configure(buffer_packets=500)")
-        stuck = await StalledClient.connect(server, "flood")
+        stuck = await stalled_subscriber(server, "flood")
         n = 20_000
         # The hub pauses the link while the stuck client's buffer is full; the kernel's
         # bounded buffer fills and the cell waits, until the hub drops the stuck client.
@@ -255,7 +208,7 @@ async def test_a_stuck_subscriber_blocks_the_cell_not_the_room(tight_server: Liv
         assert got == list(range(n))  # nothing lost, in order
 
         # With a deadline shorter than the hub's, the cell gets BufferFull instead.
-        stuck = await StalledClient.connect(server, "flood")
+        stuck = await stalled_subscriber(server, "flood")
         out = await kernel.collect(kernel.submit(
             "sio.configure(send_timeout=0.5)\n"
             "for i in range(200_000):\n    sio.emit('tick', i, 'x' * 2000, to='flood')\n"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import os
-import struct
 from typing import Any
 
 import pytest
 
 from jupyter_sio import BufferFull, Socket
+from tests.peers.stalled import StalledClient
 
 from .conftest import Running
 
@@ -21,61 +18,8 @@ pytestmark = pytest.mark.hub_settings(
 )
 
 
-class StalledClient:
-    """A WebSocket client that connects, joins, then stops reading until told to."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, running: Running) -> StalledClient:
-        port = running.server.port
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1", port, limit=1 << 20)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        await reader.readuntil(b"\r\n\r\n")
-        client = cls(reader, writer)
-        assert (await client.read()).startswith("0")
-        client.send("40")
-        assert (await client.read()).startswith("40")
-        return client
-
-    def send(self, text: str) -> None:
-        payload = text.encode()
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        assert len(payload) < 126
-        self.writer.write(struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + masked)
-
-    async def read(self) -> str:
-        head = await self.reader.readexactly(2)
-        size = head[1] & 0x7F
-        if size == 126:
-            size = struct.unpack("!H", await self.reader.readexactly(2))[0]
-        elif size == 127:
-            size = struct.unpack("!Q", await self.reader.readexactly(8))[0]
-        return (await self.reader.readexactly(size)).decode()
-
-    async def read_events(self, until: str) -> list[list[Any]]:
-        events = []
-        while True:
-            text = await asyncio.wait_for(self.read(), 10)
-            if text.startswith("42"):
-                events.append(json.loads(text[2:]))
-                if events[-1][0] == until:
-                    return events
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 async def stalled_socket(running: Running) -> tuple[StalledClient, Socket]:
-    client = await StalledClient.connect(running)
+    client = await StalledClient.connect(running.server.port)
     for _ in range(100):
         sockets = list(running.hub.default.sockets.values())
         if sockets:
