@@ -29,11 +29,11 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .presence import Presence
 from .sio_connection import ANONYMOUS, Identity
 
 if TYPE_CHECKING:
     from .hub import Hub
-    from .namespace import Namespace
     from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
@@ -57,28 +57,8 @@ def install(hub: Hub) -> None:
         return {"ok": True, **fields}
 
     # Browser-side powers: gated by the identity's subscribe / emit rights.
-    # Presence: sockets that subscribe with ``announce`` are listed to the room, live.
-    present: dict[tuple[str, str], dict[str, Socket]] = {}
-
-    def announce(namespace: Namespace, room: str) -> None:
-        members = present.get((namespace.name, room), {})
-        namespace.to(room).emit(
-            "sio:presence",
-            {
-                "room": room,
-                "sockets": [describe(s) for s in members.values()],
-            },
-        )
-
-    def forget(socket: Socket, rooms: set[str]) -> None:
-        for room in rooms:
-            members = present.get((socket.namespace.name, room))
-            if members is not None and members.pop(socket.id, None) is not None:
-                if not members:
-                    del present[(socket.namespace.name, room)]
-                announce(socket.namespace, room)
-
-    hub.closed_hooks.append(forget)
+    announced = Presence()
+    hub.closed_hooks.append(announced.leave)
 
     def denied(socket: Socket, action: str, rooms: list[str] | list[None]) -> dict[str, Any] | None:
         """Ask the hub's room policy (if any) about each room; an answer for the first no."""
@@ -110,16 +90,14 @@ def install(hub: Hub) -> None:
         if isinstance(spec, dict) and isinstance(spec.get("kernel"), str) and spec["kernel"]:
             hub.kernel_router.set_owner(socket, spec["kernel"][:100])
         if isinstance(spec, dict) and spec.get("announce"):
-            for room in rooms:
-                present.setdefault((socket.namespace.name, room), {})[socket.id] = socket
-                announce(socket.namespace, room)
+            announced.arrive(socket, rooms)
         return ok(rooms=sorted(rooms), me=describe(socket))
 
     @guarded
     def unsubscribe(socket: Socket, spec: Any = None, *_: Any) -> Any:
         rooms = _rooms(spec)
         socket.leave(rooms)
-        forget(socket, set(rooms))
+        announced.leave(socket, set(rooms))
         return ok()
 
     @guarded
