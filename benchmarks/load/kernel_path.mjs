@@ -7,11 +7,10 @@
 // a hand-written frame parser, no per-message event) that authenticate with the server token in
 // an `Authorization` header; the kernel is driven over its channels WebSocket with the
 // `v1.kernel.websocket.jupyter.org` protocol, as JupyterLab does.
-import net from "node:net";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import { Latencies, machineJiffies, now, procCpuSeconds, sleep } from "./eio.mjs";
-import { RawWs } from "./rawws.mjs";
+import { rawConnect } from "./rawws.mjs";
 
 const [command, cfgText] = process.argv.slice(2);
 const cfg = JSON.parse(cfgText || "{}");
@@ -62,84 +61,9 @@ class Meter {
 // Socket.IO client: raw WebSocket to <sio_path>?EIO=4&transport=websocket with the token header
 
 function sioConnect(onFrame, timeoutMs = 20000) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({
-      host: "127.0.0.1",
-      port: cfg.port,
-      noDelay: true,
-      onread: { buffer: Buffer.allocUnsafe(64 * 1024), callback: (n, b) => feed(b.subarray(0, n)) },
-    });
-    const ws = new RawWs(sock);
-    let state = -1; // -1 = HTTP upgrade, 0 = wait OPEN, 1 = wait CONNECT ack, 2 = connected
-    let buf = null;
-    const timer = setTimeout(() => fail(new Error("connect timeout")), timeoutMs);
-    function fail(err) {
-      if (state === 2) return;
-      clearTimeout(timer);
-      state = 3;
-      sock.destroy();
-      reject(err);
-    }
-    sock.on("connect", () => {
-      sock.write(
-        `GET ${cfg.sio_path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${cfg.port}\r\n` +
-          `Authorization: ${TOKEN_HEADER}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-    });
-    sock.on("error", fail);
-    sock.on("close", () => fail(new Error("closed during handshake")));
-    function handshake(text) {
-      if (state === 0 && text[0] === "0") {
-        state = 1;
-        ws.send("40");
-      } else if (state === 1 && text.startsWith("40")) {
-        state = 2;
-        clearTimeout(timer);
-        resolve(ws);
-      } else if (state === 1 && text.startsWith("44")) {
-        fail(new Error("connect refused: " + text));
-      }
-    }
-    function feed(chunk) {
-      buf = buf && buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      let pos = 0;
-      if (state === -1) {
-        const end = buf.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        if (!/^HTTP\/1\.1 101/.test(buf.latin1Slice(0, 12))) {
-          fail(new Error("upgrade refused: " + buf.latin1Slice(0, Math.min(end, 300))));
-          return;
-        }
-        state = 0;
-        pos = end + 4;
-      }
-      const len = buf.length;
-      while (pos + 2 <= len) {
-        let n = buf[pos + 1] & 0x7f;
-        let hdr = 2;
-        if (n === 126) {
-          if (pos + 4 > len) break;
-          n = buf.readUInt16BE(pos + 2);
-          hdr = 4;
-        } else if (n === 127) {
-          if (pos + 10 > len) break;
-          n = Number(buf.readBigUInt64BE(pos + 2));
-          hdr = 10;
-        }
-        if (pos + hdr + n > len) break;
-        const start = pos + hdr;
-        const end = start + n;
-        const opcode = buf[pos] & 0x0f;
-        if (opcode === 0x1) {
-          if (state !== 2) handshake(buf.toString("utf8", start, end));
-          else if (n === 1 && buf[start] === 50) ws.send("3"); // Engine.IO ping
-          else onFrame(buf, start, end);
-        } else if (opcode === 0x8) sock.end();
-        pos = end;
-      }
-      buf = pos < len ? Buffer.from(buf.subarray(pos)) : null; // the read buffer is reused
-    }
+  return rawConnect(cfg.port, null, onFrame, timeoutMs, {
+    path: cfg.sio_path,
+    headers: { Authorization: TOKEN_HEADER },
   });
 }
 

@@ -44,7 +44,13 @@ export class RawWs {
 
 // Same contract as eio.connect(): resolves with a RawWs once the Socket.IO CONNECT is acked;
 // later text frames go to onFrame(buf, start, end); Engine.IO pings are answered here.
-export function rawConnect(port, auth, onFrame, timeoutMs = 20000) {
+// `options.path` (default "/socket.io/") and `options.headers` (e.g. Authorization) shape
+// the upgrade request.
+export function rawConnect(port, auth, onFrame, timeoutMs = 20000, options = {}) {
+  const path = options.path ?? "/socket.io/";
+  const extra = Object.entries(options.headers ?? {})
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
   return new Promise((resolve, reject) => {
     // `onread` reads into one reused buffer: no Buffer allocation nor 'data' event per read.
     const sock = net.connect({
@@ -67,7 +73,8 @@ export function rawConnect(port, auth, onFrame, timeoutMs = 20000) {
     sock.on("connect", () => {
       const key = randomBytes(16).toString("base64");
       sock.write(
-        `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        `GET ${path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+          extra +
           `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
           `Sec-WebSocket-Version: 13\r\n\r\n`,
       );

@@ -24,7 +24,6 @@ and volatile packets are dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -98,12 +97,11 @@ class LinkChannel:
         peer = self.peer
         if peer.closed:
             return True
-        if peer.congested():
+        if peer.congested():  # the kernel does not read: volatile drops, the rest waits
             if packet.volatile:
                 self.dropped += 1
                 return True
-            if packet.key is None:
-                return False
+            return False
         text = packet.text
         header = _PLAIN_DELIVER if not packet.attachments else f'{{"n":{len(packet.attachments)}}}'
         peer.queue(encode_frame(LinkKind.DELIVER, header, text[1:]), packet.attachments)
@@ -136,7 +134,6 @@ class KernelPeer:
     def __init__(self, hub: Hub, writer: LinkWriter, handshake: Handshake) -> None:
         self.hub = hub
         self.writer = writer
-        self.handshake = handshake
         self.identity: Identity = handshake.user
         self.kernel_id: str | None = self.identity.kernel_id
         config = hub.config
@@ -157,7 +154,6 @@ class KernelPeer:
         self._flush_handle: asyncio.Handle | None = None
         self._routes: dict[str, Route] = {}
         self._packets = PacketDecoder(max_attachments=1000, max_bytes=config.link_max_message)
-        self._drain: asyncio.Future[None] | None = None
         self._timer = loop.call_at(self.session.deadline, self._on_timer)
         self._actions: dict[LinkKind, Callable[[LinkFrame], Any]] = {
             LinkKind.HELLO: self._hello,
@@ -487,19 +483,15 @@ class KernelPeer:
         if attachments:
             self._flush()
             for blob in attachments:
-                self._track(self.writer.write_binary(blob))
+                self.writer.write_binary(blob)
         elif self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_handle = None
         lines, self._lines = self._lines, []
-        if lines and not self.closed:
-            self._track(self.writer.write_text(join_frames(lines)))
-
-    def _track(self, drain: asyncio.Future[None] | None) -> None:
-        if drain is not None:
-            self._drain = drain
+        if lines:
+            self.writer.write_text(join_frames(lines))
 
     def _result(self, request_id: int, fields: dict[str, Any], values: list[Any] | None = None,
                 ) -> None:
@@ -557,13 +549,12 @@ class KernelPeer:
         """Close the link (from either side); the kernel's sockets leave, calls settle."""
         if self.closed:
             return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()  # what was queued still goes out (a writer that is gone drops it)
         self.closed = True
         self.session.close(reason)
         self._timer.cancel()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        self._flush_lines_on_close()
         routed, self.routed = self.routed, {}
         for socket, ack_id, event in routed.values():
             socket._answer(ack_id, handler_error(
@@ -571,12 +562,6 @@ class KernelPeer:
         self.hub.kernel_router.peer_closed(self)
         self.hub.client_closed(self.client, reason)
         self.writer.close(reason)
-
-    def _flush_lines_on_close(self) -> None:
-        lines, self._lines = self._lines, []
-        if lines:
-            with contextlib.suppress(Exception):  # the transport may be gone already
-                self.writer.write_text(join_frames(lines))
 
 def handler_error(event: str, error: dict[str, Any]) -> dict[str, Any]:
     """What a client's ack gets when the kernel that should answer could not."""

@@ -185,9 +185,10 @@ class HeaderCache:
                 raise RemoteProtocolError(f"link frame header is not JSON: {text[:40]!r}") from None
             if not isinstance(header, dict):
                 raise RemoteProtocolError("link frame header must be a JSON object")
-            if len(self._parsed) >= self.size:
-                self._parsed.clear()
-            self._parsed[text] = header
+            if '"id":' not in text:  # a request's header is never seen again
+                if len(self._parsed) >= self.size:
+                    self._parsed.clear()
+                self._parsed[text] = header
         return header
 
 
