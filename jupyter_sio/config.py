@@ -50,6 +50,9 @@ class HubConfig:
         answer_unhandled: when a client asks for an ack on an event nobody handles, answer
             ``{"error": "unhandled", ...}`` at once instead of letting the client time out.
         max_retained: retained values kept per room (oldest key evicted first).
+        max_rooms: rooms one browser socket may subscribe to (``sio:subscribe``); the hub's
+            own code and kernels are not limited.
+        max_room_name: characters in a room name a browser subscribes to.
         link_max_message: largest WebSocket message a kernel link accepts (a batch of
             frames, or one binary attachment), in bytes.
         max_poll_packets: Engine.IO messages per long-polling response. The python-engineio
@@ -75,6 +78,8 @@ class HubConfig:
     in_order: bool = True
     answer_unhandled: bool = True
     max_retained: int = 1000
+    max_rooms: int = 500
+    max_room_name: int = 256
     max_poll_packets: int = 16
     link_max_message: int = 16 * 1024 * 1024
 
@@ -97,6 +102,8 @@ class HubConfig:
             "max_buffer_bytes",
             "write_high_water",
             "max_retained",
+            "max_rooms",
+            "max_room_name",
             "link_max_message",
         ):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) > 0):

@@ -16,6 +16,7 @@ import struct
 from typing import Any
 
 from jupyter_sio.hub import Client, Handshake, Hub, Socket
+from jupyter_sio.hub.delivery import Pending
 from jupyter_sio.protocol.eio_codec import EnginePacketType, decode_packet
 from jupyter_sio.protocol.frames import Outgoing
 from jupyter_sio.protocol.sio_codec import (
@@ -54,14 +55,14 @@ class RecordingChannel:
         self.sent.append(packet)
         return True
 
-    def send_when_room(self, packet: Outgoing) -> asyncio.Future[None]:
+    def send_when_room(self, packet: Outgoing) -> Pending:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.full:
             self.waiting.append((packet, future))
         else:
             self.sent.append(packet)
             future.set_result(None)
-        return future
+        return Pending(future)
 
     def close(self, reason: str = "forced close") -> None:
         self.closed.append(reason)

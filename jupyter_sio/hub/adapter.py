@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.frames import Outgoing
+from .delivery import Pending
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -143,20 +144,21 @@ class Adapter:
         return [sockets[sid] for sid in self.select(opts) if sid in sockets]
 
     # -- operations (may cross nodes in subclasses) ----------------------------------------
-    def broadcast(self, packet: Outgoing, opts: BroadcastOptions) -> list[Socket]:
+    def broadcast(self, packet: Outgoing, opts: BroadcastOptions) -> list[Pending]:
         """Deliver ``packet`` to the targeted local sockets.
 
-        Returns the sockets whose buffers were full for this reliable packet: the hub
-        waits for room on those (see :meth:`Namespace.emit`). Encoding happened once,
-        before this call; each delivery is one buffer write.
+        Returns the waits of the sockets whose buffers were full for this reliable packet:
+        each of their connections holds it until there is room (or drops a client that
+        does not read; see :mod:`.delivery`). Encoding happened once, before this call;
+        each delivery is one buffer write.
         """
         sockets = self.namespace.sockets
-        blocked = []
+        blocked: list[Pending] = []
         targets = self.select(opts)
         for sid in targets:
             socket = sockets.get(sid)
             if socket is not None and not socket.channel.send(packet):
-                blocked.append(socket)
+                blocked.append(socket.channel.send_when_room(packet))
         self.deliveries += len(targets)
         return blocked
 
@@ -182,6 +184,12 @@ class Adapter:
         """Plain descriptions (sid, user, kernel, transport, rooms) of matching sockets on
         every node."""
         return [socket.describe() for socket in self.local_sockets(opts)]
+
+    def status(self) -> dict[str, Any]:
+        """How this adapter reaches other nodes, for ``Hub.stats()["adapter"]``: ``kind``
+        and ``state`` at least (a cross-node adapter adds its counters). In memory there
+        is nothing to reach, so always connected."""
+        return {"kind": "memory", "state": "connected"}
 
     async def init(self) -> None:
         """Called once per namespace, on the hub's loop (subscribe to a bus, ...)."""

@@ -17,8 +17,16 @@ Authorizer, never from a payload) and, when the hub has one, its
 ``sio:whoami``      who the hub says this socket is
 ``sio:publish``     ``{event, args, to}`` (write permission; the sender is left out)
 ``sio:presence``    ``{room}``: who is there
-``sio:inspect``     hub statistics with every connection's buffers (the Inspector widget)
+``sio:inspect``     hub statistics with every connection's buffers (the Inspector widget;
+                    Engine.IO session ids only for identities with kernel powers)
 ==================  =========================================================================
+
+Limits, so no browser can make the hub do unbounded work: at most ``max_rooms`` rooms per
+socket and ``max_room_name`` characters per name; rooms named like a socket id, and every
+name starting with ``sio:`` (the hub's own rooms and events), are refused; presence work is
+linear in the rooms and members it reports. ``sio:publish`` never reaches kernels (they
+take browser events through the hub's routing, with the sender set by the hub) and may
+not use ``sio:`` event names.
 
 Kernels use the kernel link (:mod:`.kernel_peer`), not these events.
 """
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from .presence import Presence
@@ -37,6 +46,13 @@ if TYPE_CHECKING:
     from .namespace_socket import Socket
 
 log = logging.getLogger("jupyter_sio.hub")
+
+#: Rooms and events of the hub itself: browsers may not subscribe or publish to them.
+RESERVED_PREFIX = "sio:"
+#: The room every kernel's own socket is in (browser publishes leave it out).
+KERNELS_ROOM = "sio:kernels"
+#: The shape of a socket id (``new_sid``): such rooms are a socket's private room.
+_SID_SHAPE = re.compile(r"[A-Za-z0-9_-]{20}")
 
 
 def identity(socket: Socket) -> Identity:
@@ -74,12 +90,30 @@ def install(hub: Hub) -> None:
                 }
         return None
 
+    def unfit(socket: Socket, rooms: list[str]) -> dict[str, Any] | None:
+        """Rooms a browser may never join, and the per-socket room cap."""
+        config = hub.config
+        for room in rooms:
+            if len(room) > config.max_room_name:
+                return {"ok": False, "error": f"room names are at most {config.max_room_name} "
+                        "characters"}
+            if room.startswith(RESERVED_PREFIX):
+                return {"ok": False, "error": f"forbidden: {room!r} is one of the hub's own rooms"}
+            sid_like = _SID_SHAPE.fullmatch(room) or room in socket.namespace.sockets
+            if room != socket.id and sid_like:
+                return {"ok": False, "error": f"forbidden: {room!r} is (shaped like) another "
+                        "socket's own room"}
+        joined = socket.namespace.adapter.rooms_of(socket.id)
+        if len(joined.union(rooms)) - 1 > config.max_rooms:  # its own room does not count
+            return {"ok": False, "error": f"a socket may be in at most {config.max_rooms} rooms"}
+        return None
+
     @guarded
     def subscribe(socket: Socket, spec: Any = None, *_: Any) -> Any:
         if not identity(socket).can_subscribe:
             return {"ok": False, "error": "forbidden: subscribing needs read permission"}
         rooms = _rooms(spec)
-        refusal = denied(socket, "subscribe", rooms)
+        refusal = unfit(socket, rooms) or denied(socket, "subscribe", rooms)
         if refusal is not None:
             return refusal
         if isinstance(spec, dict) and spec.get("name"):
@@ -110,19 +144,32 @@ def install(hub: Hub) -> None:
             return {"ok": False, "error": "forbidden: publishing needs write permission"}
         if not isinstance(spec, dict) or "event" not in spec:
             return {"ok": False, "error": "sio:publish expects {event, args, to}"}
+        event = str(spec["event"])
+        if event.startswith(RESERVED_PREFIX):
+            return {"ok": False, "error": f"forbidden: {event!r} is one of the hub's own events"}
+        args = spec.get("args", [])
+        if not isinstance(args, list):
+            return {"ok": False, "error": "sio:publish args must be a list"}
         targets = names(spec.get("to"))
         refusal = denied(socket, "publish", targets or [None])
         if refusal is not None:
             return refusal
-        op = socket.namespace.to(targets).exclude(socket.id)
-        op.emit(str(spec["event"]), *spec.get("args", []), key=spec.get("key"))
+        key = spec.get("key")
+        op = socket.namespace.to(targets).exclude(socket.id).exclude(KERNELS_ROOM)
+        op.emit(event, *args, key=None if key is None else str(key))
         return ok()
 
     @guarded
     def inspect_hub(socket: Socket, spec: Any = None, *_: Any) -> Any:
-        if not identity(socket).can_subscribe:
+        who = identity(socket)
+        if not who.can_subscribe:
             return {"ok": False, "error": "forbidden: inspecting needs read permission"}
-        return ok(**hub.stats(detail=True))
+        stats = hub.stats(detail=True)
+        if not who.powers:  # session ids would let a reader continue someone's session
+            stats["connections"] = [
+                {k: v for k, v in c.items() if k != "sid"} for c in stats["connections"]
+            ]
+        return ok(**stats)
 
     @guarded
     def presence(socket: Socket, spec: Any = None, *_: Any) -> Any:
@@ -133,7 +180,7 @@ def install(hub: Hub) -> None:
         if refusal is not None:
             return refusal
         found = socket.namespace.to(room).sockets() if room else []
-        return ok(sockets=[describe(s) for s in found])
+        return ok(sockets=[s.card() for s in found])
 
     for name, fn in {
         "sio:subscribe": subscribe,

@@ -50,8 +50,8 @@ from ..protocol.link_codec import (
 from ..protocol.link_session import LinkHeartbeat, LinkServerSession, Welcome
 from ..protocol.sio_codec import PacketDecoder, deconstruct, dumps
 from .adapter import BroadcastOptions
-from .browser_events import names
-from .operators import wait_for_room
+from .browser_events import KERNELS_ROOM, names
+from .delivery import DONE, Delivery, Pending, Stall, all_delivered, check_size
 from .sio_connection import Handshake, Identity
 
 if TYPE_CHECKING:
@@ -107,8 +107,8 @@ class LinkChannel:
         peer.queue(encode_frame(LinkKind.DELIVER, header, text[1:]), packet.attachments)
         return True
 
-    def send_when_room(self, packet: Outgoing) -> asyncio.Future[None]:
-        return self.peer.when_drained(lambda: self.peer.channel.send(packet) or True)
+    def send_when_room(self, packet: Outgoing) -> Pending:
+        return self.peer.hold(packet)
 
     def close(self, reason: str = "forced close") -> None:
         self.peer.close(reason)
@@ -154,6 +154,7 @@ class KernelPeer:
         self._flush_handle: asyncio.Handle | None = None
         self._routes: dict[str, Route] = {}
         self._packets = PacketDecoder(max_attachments=1000, max_bytes=config.link_max_message)
+        self._stall: Stall | None = None
         self._timer = loop.call_at(self.session.deadline, self._on_timer)
         self._actions: dict[LinkKind, Callable[[LinkFrame], Any]] = {
             LinkKind.HELLO: self._hello,
@@ -208,10 +209,9 @@ class KernelPeer:
                 return None
         return None
 
-    async def _resume(self, blocked: tuple[list[Socket], Outgoing], frames: list[LinkFrame],
-                      start: int) -> None:
+    async def _resume(self, blocked: Delivery, frames: list[LinkFrame], start: int) -> None:
         """A reliable emit met full buffers: wait for room (or drop the stuck clients)."""
-        await wait_for_room(*blocked)
+        await blocked
         rest = self._process(frames, start)
         if rest is not None:
             await rest
@@ -256,7 +256,7 @@ class KernelPeer:
         )
         self.queue(encode_frame(LinkKind.WELCOME, welcome.header()))
 
-    def _emit(self, frame: LinkFrame) -> tuple[list[Socket], Outgoing] | None:
+    def _emit(self, frame: LinkFrame) -> Delivery | None:
         route = self._routes.get(frame.raw_header)
         if route is None:
             route = self._route(frame.header)
@@ -273,8 +273,9 @@ class KernelPeer:
         if retain and key is not None:
             for room in opts.rooms:
                 adapter.retain(room, key, packet)
-        blocked = adapter.broadcast(packet, opts)
-        return (blocked, packet) if blocked else None
+        check_size(packet, self.hub.config.max_buffer_bytes)
+        delivery = all_delivered(adapter.broadcast(packet, opts))
+        return None if delivery is DONE else delivery
 
     def _route(self, header: dict[str, Any]) -> Route:
         namespace = self.namespace(header.get("ns", "/"))
@@ -471,6 +472,7 @@ class KernelPeer:
         socket = self.client.sockets.get(namespace.name)
         if socket is None:
             socket = self.client.attach_trusted(namespace)
+            socket.join(KERNELS_ROOM)  # browsers' sio:publish leaves kernels out
             self._routes.clear()  # cached routes must now exclude this socket
         return socket
 
@@ -508,29 +510,43 @@ class KernelPeer:
     def congested(self) -> bool:
         return self.writer.pending_bytes() > self.hub.config.max_buffer_bytes
 
-    def when_drained(self, then: Callable[[], bool]) -> asyncio.Future[None]:
-        """Run ``then`` once the kernel has read enough; BufferFull after send_timeout."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        timeout = self.hub.config.send_timeout
-        deadline = loop.time() + timeout
+    def hold(self, packet: Outgoing) -> Pending:
+        """Keep the one reliable packet that found the kernel not reading, checking every
+        50 ms whether it reads again; a second one, or ``send_timeout``, closes the link
+        (the kernel reconnects), as for any client that does not read."""
+        if self.closed:
+            return Pending.failed(Disconnected("kernel link closed"))
+        if self._stall is not None:
+            return self._stuck("the link is congested and a packet is already waiting")
+        self._stall = Stall(packet, self.hub.config.send_timeout, self._stall_expired)
+        asyncio.get_running_loop().call_later(0.05, self._check_stall)
+        return self._stall.delivery
 
-        def check() -> None:
-            if future.done():
-                return
-            if self.closed:
-                future.set_exception(Disconnected("kernel link closed"))
-            elif not self.congested():
-                then()
-                future.set_result(None)
-            elif loop.time() >= deadline:
-                future.set_exception(BufferFull(
-                    f"kernel link {self.sid} did not drain within send_timeout={timeout} s"))
-            else:
-                loop.call_later(0.05, check)
+    def _check_stall(self) -> None:
+        stall = self._stall
+        if stall is None or self.closed:
+            return
+        if self.congested():
+            asyncio.get_running_loop().call_later(0.05, self._check_stall)
+            return
+        self._stall = None
+        self.channel.send(stall.packet)
+        stall.release()
 
-        check()
-        return future
+    def _stall_expired(self) -> None:
+        if self._stall is not None:
+            self._stuck(f"the link stayed congested for send_timeout="
+                        f"{self.hub.config.send_timeout} s")
+
+    def _stuck(self, why: str) -> Pending:
+        error = BufferFull(f"kernel link {self.sid} is not reading: {why}")
+        stall, self._stall = self._stall, None
+        if stall is not None:
+            stall.fail(error)
+        if not self.closed:
+            log.warning("closing kernel link %s: %s", self.sid, why)
+            self.close("forced close")
+        return Pending.failed(error)
 
     # -- life ------------------------------------------------------------------------------
     def _on_timer(self) -> None:
@@ -555,6 +571,9 @@ class KernelPeer:
         self.closed = True
         self.session.close(reason)
         self._timer.cancel()
+        stall, self._stall = self._stall, None
+        if stall is not None:
+            stall.fail(Disconnected(f"kernel link closed ({reason})"))
         routed, self.routed = self.routed, {}
         for socket, ack_id, event in routed.values():
             socket._answer(ack_id, handler_error(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AckTimeout, Disconnected
+from ..exceptions import AckTimeout, BufferFull, Disconnected
 from ..protocol.frames import Outgoing
 from ..protocol.sio_codec import (
     RESERVED_EVENTS,
@@ -20,7 +20,7 @@ from ..protocol.sio_codec import (
     encode_event_packet,
     encode_packet,
 )
-from .delivery import DONE, Delivery
+from .delivery import DONE, Delivery, Pending
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -105,7 +105,7 @@ class Socket:
         self.client = client
         # Until the CONNECT packet is sent, packets for this socket are held back (see
         # Client._admit); then this becomes the connection's channel.
-        self.channel: Channel | Holding = Holding()
+        self.channel: Channel | Holding = Holding(client.hub.config.max_buffer_packets)
         self.auth = auth
         self.data: dict[str, Any] = {}
         self.state = SocketState.ADMITTING
@@ -149,17 +149,22 @@ class Socket:
         """Who is behind this socket, as the hub authenticated it (never from payloads)."""
         return self.client.handshake.user.describe()
 
-    def describe(self) -> dict[str, Any]:
-        """Who this socket is, for listings and presence (plain data: it may cross nodes)."""
+    def card(self) -> dict[str, Any]:
+        """Who this socket is, for presence (plain data: it may cross nodes)."""
         info = self.client.handshake.user.describe()
         info.update(
             sid=self.id,
             namespace=self.namespace.name,
             transport=self.transport,
-            rooms=sorted(r for r in self.rooms if r != self.id),
             name=self.data.get("name") or info["display_name"],
             page=self.data.get("page"),
         )
+        return info
+
+    def describe(self) -> dict[str, Any]:
+        """:meth:`card` and the rooms it is in, for listings (``fetch_sockets``)."""
+        info = self.card()
+        info["rooms"] = sorted(r for r in self.rooms if r != self.id and not r.startswith("sio:"))
         return info
 
     # -- rooms -----------------------------------------------------------------------------
@@ -227,8 +232,12 @@ class Socket:
             self._acks.pop(ack_id, None)
 
         future.add_done_callback(settled)
-        delivery = self._send(packet)
-        if isinstance(delivery, asyncio.Future):
+        try:
+            delivery = self._send(packet)
+        except BaseException:
+            future.cancel()
+            raise
+        if isinstance(delivery, Pending):
 
             def undeliverable(sent: asyncio.Future[None]) -> None:
                 error = None if sent.cancelled() else sent.exception()
@@ -246,10 +255,12 @@ class Socket:
             )
 
     def _send(self, packet: Outgoing) -> Delivery:
-        if self.channel is self.client.channel:
+        channel = self.channel
+        if channel is self.client.channel:
             return self.client.deliver(packet)
-        self.channel.send(packet)  # held until the CONNECT packet has gone out
-        return DONE
+        if channel.send(packet):  # held until the CONNECT packet has gone out
+            return DONE
+        return channel.send_when_room(packet)
 
     def disconnect(self, close: bool = False) -> None:
         """Disconnect this socket (``close=True`` closes the whole connection)."""
@@ -382,16 +393,26 @@ class Socket:
 
 
 class Holding:
-    """Collects a socket's packets until its CONNECT packet has gone out."""
+    """Collects a socket's packets until its CONNECT packet has gone out (at most
+    ``limit``; past that the connection is closed once admitted, as a stuck client)."""
 
-    __slots__ = ("packets",)
+    __slots__ = ("limit", "overflowed", "packets")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 1024) -> None:
         self.packets: list[Outgoing] = []
+        self.limit = limit
+        self.overflowed = False
 
     def send(self, packet: Outgoing) -> bool:
+        if len(self.packets) >= self.limit:
+            return False
         self.packets.append(packet)
         return True
+
+    def send_when_room(self, packet: Outgoing) -> Pending:
+        self.overflowed = True
+        return Pending.failed(BufferFull(
+            f"more than {self.limit} packets for a socket whose connect handler still runs"))
 
 
 def _flatten(rooms: tuple[str | Iterable[str], ...]) -> list[str]:

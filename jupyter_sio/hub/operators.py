@@ -8,10 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AckTimeout, BufferFull
 from ..protocol.frames import Outgoing
 from .adapter import BroadcastOptions
-from .delivery import DONE, Delivery
+from .delivery import Delivery, all_delivered, check_size
 from .namespace_socket import encode_event
 
 if TYPE_CHECKING:
@@ -80,6 +79,7 @@ class BroadcastOperator:
         """
         packet = encode_event(self.namespace.name, event, args, volatile=self.is_volatile, key=key)
         if retain:
+            check_size(packet, self.namespace.hub.config.max_buffer_bytes)
             if key is None or not self.rooms:
                 raise ValueError("retain=True needs a key and at least one room (to=...)")
             for room in self.rooms:
@@ -87,10 +87,10 @@ class BroadcastOperator:
         return self.send_packet(packet)
 
     def send_packet(self, packet: Outgoing) -> Delivery:
-        blocked = self.namespace.adapter.broadcast(packet, self.options)
-        if not blocked:
-            return DONE
-        return self.namespace.hub.spawn(wait_for_room(blocked, packet))
+        """Fan ``packet`` out; refused (PayloadTooLarge) before anyone gets it if no outbox
+        could hold it."""
+        check_size(packet, self.namespace.hub.config.max_buffer_bytes)
+        return all_delivered(self.namespace.adapter.broadcast(packet, self.options))
 
     def sockets(self) -> list[Socket]:
         """This process's sockets matching the target (see :meth:`fetch_sockets`)."""
@@ -122,16 +122,3 @@ class BroadcastOperator:
         futures = [s.call(event, *args, timeout=timeout) for s in sockets]
         results = await asyncio.gather(*futures, return_exceptions=True)
         return {s.id: r for s, r in zip(sockets, results, strict=True)}
-
-
-async def wait_for_room(blocked: list[Socket], packet: Outgoing) -> None:
-    """Wait until ``packet`` found room at each blocked socket; disconnect those whose
-    buffer stays full past ``send_timeout`` (one stuck client never stalls a room)."""
-    waits = [s.client.channel.send_when_room(packet) for s in blocked]
-    results = await asyncio.gather(*waits, return_exceptions=True)
-    for socket, result in zip(blocked, results, strict=True):
-        if isinstance(result, BufferFull):
-            log.warning("disconnecting %s: outbound buffer stayed full (%s)", socket.id, result)
-            socket.client.close()
-        elif isinstance(result, BaseException) and not isinstance(result, AckTimeout):
-            log.debug("broadcast to %s not delivered: %r", socket.id, result)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..exceptions import ConnectionRefused, PayloadTooLarge, RemoteProtocolError
 from ..protocol.frames import Outgoing
 from ..protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
-from .delivery import DONE, Delivery
+from .delivery import DONE, Delivery, Pending, check_size
 from .namespace_socket import Holding, Socket, SocketState
 
 if TYPE_CHECKING:
@@ -31,8 +31,8 @@ class Channel(Protocol):
     def send(self, packet: Outgoing) -> bool:
         """Write or queue ``packet`` by its policy; ``False`` if a reliable packet found no room."""
 
-    def send_when_room(self, packet: Outgoing) -> asyncio.Future[None]:
-        """Queue ``packet`` as soon as there is room; fails with BufferFull after send_timeout."""
+    def send_when_room(self, packet: Outgoing) -> Pending:
+        """Hold ``packet`` until there is room (at most one held; see ``hub.delivery``)."""
 
     def close(self, reason: str = "forced close") -> None:
         """Close the connection (pending output is flushed first where possible)."""
@@ -54,6 +54,9 @@ class Identity:
     can_subscribe: bool = True
     can_emit: bool = True
     powers: bool = False
+    #: How the credentials were presented (an opaque key: a keyed hash of the token, or the
+    #: login name); every later request of a session must present the same one.
+    principal: str = field(default="", repr=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -154,7 +157,10 @@ class Client:
         return self.deliver(Outgoing("4" + text, attachments))
 
     def deliver(self, packet: Outgoing) -> Delivery:
-        """Write ``packet`` now, or (reliable, buffer full) once there is room."""
+        """Write ``packet`` now, or (reliable, buffer full) once there is room.
+
+        Raises PayloadTooLarge for a packet larger than any outbox may hold."""
+        check_size(packet, self.hub.config.max_buffer_bytes)
         if self.channel.send(packet):
             return DONE
         return self.channel.send_when_room(packet)
@@ -226,6 +232,10 @@ class Client:
         if isinstance(held, Holding):
             for packet in held.packets:
                 self.deliver(packet)
+            if held.overflowed:
+                log.warning("disconnecting %s: more than %s packets arrived while its connect "
+                            "handler ran", self.channel.sid, held.limit)
+                self.close()
 
     def _unregister(self, socket: Socket) -> None:
         if not socket._enter(SocketState.DISCONNECTED):

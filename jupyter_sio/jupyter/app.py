@@ -57,6 +57,7 @@ HUB_TRAITS = (
     "max_buffer_bytes",
     "send_timeout",
     "ack_timeout",
+    "max_rooms",
     "transports",
     "cors_allowed_origins",
 )
@@ -91,6 +92,11 @@ class JupyterSioApp(ExtensionApp):
         _DEFAULTS.ping_timeout,
         config=True,
         help="Seconds a client has to answer a ping before it is disconnected.",
+    )
+    max_rooms = Int(
+        _DEFAULTS.max_rooms,
+        config=True,
+        help="Rooms one browser socket may subscribe to (kernels are not limited).",
     )
     max_payload = Int(
         _DEFAULTS.max_payload,
@@ -139,6 +145,16 @@ class JupyterSioApp(ExtensionApp):
         config=True,
         help="""Serve the kernel link at <base_url><path>/kernel/ and give kernels the
         JUPYTER_SIO_URL and JUPYTER_SIO_TOKEN environment variables.""",
+    )
+    user_kernel_link = Bool(
+        True,
+        config=True,
+        help="""Let Jupyter users with `execute` on resource "jupyter_sio" open the kernel
+        link with their own credentials (scripts get kernel powers: emit anywhere, list
+        and disconnect sockets, handle events). False: only kernels this server started
+        (they hold the kernel secret) get kernel powers; browsers and scripts keep read and
+        write. Set it to False on shared servers whose Authorizer grants every user every
+        action (Jupyter's default, e.g. JupyterHub with shared access).""",
     )
     kernel_secret = Unicode(
         "",
@@ -261,7 +277,8 @@ class JupyterSioApp(ExtensionApp):
         ]
         if self.kernel_link:
             link = {"server": self.engine, "secret": self.secret}
-            routes.append((rf"/{path}/kernel/?", JupyterKernelLinkHandler, link))
+            users = {**link, "users": self.user_kernel_link}
+            routes.append((rf"/{path}/kernel/?", JupyterKernelLinkHandler, users))
             routes.append((rf"/{path}/kernel-sio/?", JupyterKernelSocketIOHandler, link))
         self.handlers.extend(routes)
         assert self.serverapp is not None

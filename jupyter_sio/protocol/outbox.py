@@ -58,9 +58,8 @@ class Outbox:
         return bool(self._queue)
 
     def has_room(self, size: int) -> bool:
-        """Whether a reliable packet of ``size`` bytes fits (an empty box takes anything)."""
-        if not self._queue:
-            return True
+        """Whether a reliable packet of ``size`` bytes fits. The limit holds for the first
+        packet too: the hub refuses larger packets at emit time (``check_size``)."""
         return len(self._queue) < self.max_packets and self.size + size <= self.max_bytes
 
     def push(self, item: Outgoing) -> PushResult:
@@ -73,7 +72,7 @@ class Outbox:
                 slot.item = item
                 self.conflated += 1
                 return PushResult.CONFLATED
-            if self._queue and self.size + item.size > self.max_bytes:
+            if self.size + item.size > self.max_bytes:
                 self.dropped += 1
                 return PushResult.DROPPED
             slot = _Slot(item)

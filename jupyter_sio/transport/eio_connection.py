@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import BufferFull, Disconnected, RemoteProtocolError
+from ..hub.delivery import Pending, Stall
 from ..hub.sio_connection import Client, Handshake
 from ..protocol.eio_codec import EnginePacket, EnginePacketType, decode_packet, decode_payload
 from ..protocol.eio_session import (
@@ -93,8 +93,8 @@ class EngineConnection:
         "_linger",
         "_poll",
         "_probe",
+        "_stall",
         "_timer",
-        "_waiters",
         "client",
         "outbox",
         "server",
@@ -115,7 +115,7 @@ class EngineConnection:
         self._probe: WebSocketPeer | None = None
         self._congested = False
         self._poll: asyncio.Future[None] | None = None
-        self._waiters: deque[tuple[Outgoing, asyncio.Future[None]]] = deque()
+        self._stall: Stall | None = None  # the one reliable packet waiting for room
         self._linger: asyncio.TimerHandle | None = None
         loop = asyncio.get_running_loop()
         self._timer = loop.call_at(session.deadline, self._on_timer)
@@ -131,8 +131,8 @@ class EngineConnection:
         if self.session.closed:
             return True  # a closed connection swallows output, like a socket.io server
         reliable = packet.key is None and not packet.volatile
-        if self._waiters and reliable:
-            return False  # keep order behind packets already waiting for room
+        if self._stall is not None and reliable:
+            return False  # keep order behind the packet already waiting for room
         ws = self.ws
         if ws is not None and not self._congested and not self.outbox:
             self._write_ws(ws, packet.ws_frame)
@@ -154,41 +154,45 @@ class EngineConnection:
             self._wake()
         return True
 
-    def send_when_room(self, packet: Outgoing) -> asyncio.Future[None]:
-        """Queue ``packet`` once the outbox has room; BufferFull after ``send_timeout``."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+    def send_when_room(self, packet: Outgoing) -> Pending:
+        """Hold ``packet`` until the outbox has room (see :mod:`jupyter_sio.hub.delivery`).
+
+        At most one packet is held: a second reliable packet that finds the outbox full,
+        or a held packet still waiting after ``send_timeout``, means the client does not
+        read, and the connection is closed.
+        """
         if self.session.closed:
-            future.set_exception(Disconnected(self.session.close_reason or "closed"))
-            return future
-        entry = (packet, future)
-        self._waiters.append(entry)
+            return Pending.failed(Disconnected(self.session.close_reason or "closed"))
+        if self._stall is not None:
+            return self._stuck("its outbound buffer is full and a packet is already waiting")
         timeout = self.server.config.send_timeout
-        timer = loop.call_later(timeout, self._waiter_expired, entry, timeout)
-        future.add_done_callback(lambda _f: timer.cancel())
-        return future
+        self._stall = Stall(packet, timeout, self._stall_expired)
+        return self._stall.delivery
 
-    def _waiter_expired(self, entry: tuple[Outgoing, asyncio.Future[None]], timeout: float) -> None:
-        try:
-            self._waiters.remove(entry)
-        except ValueError:
-            return
-        if not entry[1].done():
-            entry[1].set_exception(
-                BufferFull(
-                    f"client {self.sid} did not drain its outbound buffer within send_timeout="
-                    f"{timeout} s ({len(self.outbox)} packets, {self.outbox.size} bytes queued)"
-                )
-            )
+    def _stall_expired(self) -> None:
+        if self._stall is not None:
+            self._stuck(f"its outbound buffer stayed full for send_timeout="
+                        f"{self.server.config.send_timeout} s")
 
-    def _admit_waiters(self) -> None:
-        """Move waiting reliable packets into the outbox while there is room."""
-        waiters = self._waiters
-        while waiters and self.outbox.has_room(waiters[0][0].size):
-            packet, future = waiters.popleft()
-            self.outbox.push(packet)
-            if not future.done():
-                future.set_result(None)
+    def _stuck(self, why: str) -> Pending:
+        """Close a client that does not read; once, with one log line."""
+        error = BufferFull(f"client {self.sid} is not reading: {why} ({len(self.outbox)} "
+                           f"packets, {self.outbox.size} bytes queued)")
+        stall, self._stall = self._stall, None
+        if stall is not None:
+            stall.fail(error)
+        if not self.session.closed:
+            log.warning("disconnecting %s: %s", self.sid, error)
+            self.close(CloseReason.FORCED_CLOSE.value)
+        return Pending.failed(error)
+
+    def _admit_stalled(self) -> None:
+        """Move the waiting reliable packet into the outbox once there is room."""
+        stall = self._stall
+        if stall is not None and self.outbox.has_room(stall.packet.size):
+            self._stall = None
+            self.outbox.push(stall.packet)
+            stall.release()
 
     # -- WebSocket writes ------------------------------------------------------------------
     def _write_ws(self, ws: WebSocketPeer, frame: bytes) -> None:
@@ -215,10 +219,10 @@ class EngineConnection:
         high_water = self.server.config.write_high_water
         while self.outbox and not self._congested:
             batch = self.outbox.drain(high_water)
-            self._admit_waiters()
+            self._admit_stalled()
             self._write_ws(ws, b"".join(p.ws_frame for p in batch))
         if not self.outbox:
-            self._admit_waiters()
+            self._admit_stalled()
             if self.outbox and not self._congested:
                 self._flush_ws()
 
@@ -240,7 +244,7 @@ class EngineConnection:
                     self._poll = None
             config = self.server.config
             items = self.outbox.drain(config.max_payload, config.max_poll_packets)
-            self._admit_waiters()
+            self._admit_stalled()
             if session.closed:
                 if not items or items[-1] is not CLOSE:
                     items.append(CLOSE)
@@ -399,10 +403,9 @@ class EngineConnection:
         self.client = None  # type: ignore[assignment]
         self.session.close(reason)
         self._timer.cancel()
-        for _packet, future in self._waiters:
-            if not future.done():
-                future.set_exception(Disconnected(reason.value))
-        self._waiters.clear()
+        stall, self._stall = self._stall, None
+        if stall is not None:
+            stall.fail(Disconnected(reason.value))
         self.server.hub.client_closed(client, reason.value)
         if self._probe is not None:
             self._probe.close()
@@ -435,5 +438,5 @@ class EngineConnection:
             "queued_bytes": self.outbox.size,
             "dropped": self.outbox.dropped,
             "conflated": self.outbox.conflated,
-            "waiting": len(self._waiters),
+            "waiting": int(self._stall is not None),
         }

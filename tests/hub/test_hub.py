@@ -19,7 +19,7 @@ from jupyter_sio.exceptions import (
     Disconnected,
 )
 from jupyter_sio.hub import Hub, Socket
-from jupyter_sio.hub.delivery import DONE
+from jupyter_sio.hub.delivery import DONE, Pending
 from jupyter_sio.protocol.sio_codec import SocketPacket, SocketPacketType
 from tests.helpers import RecordingChannel, connect, feed, open_client, settle
 
@@ -778,6 +778,7 @@ async def test_stats() -> None:
     assert hub.stats() == {
         "clients": 3,
         "namespaces": {"/": {"sockets": 3, "rooms": 4, "deliveries": 0, "retained": 0}},
+        "adapter": {"kind": "memory", "state": "connected"},
     }
     detail = hub.stats(detail=True)
     assert detail["rooms"] == {"/": {"r": 1}}
@@ -852,7 +853,7 @@ async def test_socket_emit_waits_for_room() -> None:
     channel.full = True
     delivery = socket.emit("x", 1)
     assert delivery is not DONE
-    assert isinstance(delivery, asyncio.Future)
+    assert isinstance(delivery, Pending)
     assert not delivery.done()
     assert channel.sent == []
     channel.make_room()
@@ -875,19 +876,17 @@ async def test_broadcast_waits_for_room_on_full_channels_only() -> None:
     assert c2.sent[0] is c1.sent[0]
 
 
-async def test_broadcast_disconnects_a_client_whose_buffer_stays_full() -> None:
+async def test_a_stuck_recipient_never_fails_the_broadcast() -> None:
+    """The stuck client's connection closes it (tests/transport); the emitter goes on."""
     hub = Hub()
     _, c1, _ = await connect(hub)
+    _, c2, _ = await connect(hub)
     c1.full = True
     delivery = hub.emit("x")
     await settle()
     c1.fail_waiting(BufferFull("stuck"))
-    logging.getLogger("jupyter_sio.hub").disabled = True
-    try:
-        await delivery  # the broadcast itself does not fail
-    finally:
-        logging.getLogger("jupyter_sio.hub").disabled = False
-    assert c1.closed == ["forced close"]
+    await delivery
+    assert c2.events() == [["x"]]
 
 
 async def test_socket_emit_buffer_full_reaches_the_emitter() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from jupyter_server.auth import Authorizer
+from jupyter_server.auth import Authorizer, IdentityProvider
 from jupyter_server.serverapp import ServerApp
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
@@ -67,14 +67,22 @@ def extra_extensions() -> dict[str, bool]:
 
 
 @pytest.fixture
+def identity_provider_class() -> type[IdentityProvider] | None:
+    return None
+
+
+@pytest.fixture
 def jp_server_config(
     sio_config: dict[str, Any],
     authorizer_class: type[Authorizer] | None,
     extra_extensions: dict[str, bool],
+    identity_provider_class: type[IdentityProvider] | None,
 ) -> Config:
     server: dict[str, Any] = {"jpserver_extensions": {"jupyter_sio": True, **extra_extensions}}
     if authorizer_class is not None:
         server["authorizer_class"] = authorizer_class
+    if identity_provider_class is not None:
+        server["identity_provider_class"] = identity_provider_class
     return Config(
         {
             "ServerApp": server,

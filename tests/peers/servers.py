@@ -68,10 +68,12 @@ def ensure_node_modules() -> None:
 class ServerProcess:
     """One interop server subprocess on a fixed 127.0.0.1 port."""
 
-    def __init__(self, kind: str, port: int | None = None, *, start_timeout: float = 30.0) -> None:
+    def __init__(self, kind: str, port: int | None = None, *, start_timeout: float = 30.0,
+                 app: str = "tests.apps.interop_app:hub") -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown server kind {kind!r} (expected one of {KINDS})")
         self.kind = kind
+        self.app = app
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.start_timeout = start_timeout
@@ -99,7 +101,7 @@ class ServerProcess:
             "-m",
             "jupyter_sio",
             "serve",
-            "tests.apps.interop_app:hub",
+            self.app,
             "--host",
             self.host,
             "--port",

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import struct
 from typing import Any
 
@@ -18,9 +19,16 @@ class StalledClient:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, port: int, path: str = "/socket.io/?EIO=4&transport=websocket"
-                      ) -> StalledClient:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    async def connect(cls, port: int, path: str = "/socket.io/?EIO=4&transport=websocket",
+                      *, rcvbuf: int | None = None) -> StalledClient:
+        """``rcvbuf`` shrinks the TCP receive window, so the hub's buffers, not the
+        kernel's, fill up first once the client stops reading."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -60,10 +68,13 @@ class StalledClient:
                     return events
 
     async def closed_by_server(self) -> bool:
-        """Read what is left until the server closes the connection (False: it did not)."""
+        """Read what is left until the server closes the connection (False: it did not).
+        A reset counts as closed: a client still writing to a closed socket gets one."""
         try:
             while await asyncio.wait_for(self.reader.read(1 << 20), 30):
                 pass
+        except ConnectionResetError:
+            return True
         except (ConnectionError, asyncio.TimeoutError):
             return False
         return True

@@ -47,7 +47,7 @@ def test_reliable_queued_until_max_bytes(sizes: list[int], last: int) -> None:
 
 def test_has_room() -> None:
     box = Outbox(max_packets=2, max_bytes=100)
-    assert box.has_room(10_000)  # an empty box takes anything
+    assert not box.has_room(10_000)  # the byte limit holds for the first packet too
     box.push(out(60))
     assert box.has_room(40)
     assert not box.has_room(41)
@@ -55,13 +55,12 @@ def test_has_room() -> None:
     assert not box.has_room(1)  # max_packets
 
 
-def test_empty_outbox_takes_one_oversized_packet() -> None:
+def test_empty_outbox_refuses_an_oversized_packet() -> None:
+    """The byte limit is the memory bound, so it holds for the first packet too."""
     box = Outbox(max_packets=10, max_bytes=100)
-    big = out(500)
-    assert box.push(big) is PushResult.QUEUED
-    assert box.size == 500
-    assert box.push(out(2)) is PushResult.FULL
-    assert box.drain() == [big]
+    assert box.push(out(500)) is PushResult.FULL
+    assert box.push(out(500, key="k")) is PushResult.DROPPED
+    assert box.size == 0
     assert box.push(out(2)) is PushResult.QUEUED
 
 
@@ -125,9 +124,10 @@ def test_keyed_is_never_full() -> None:
     assert box.push(out(1)) is PushResult.FULL
 
 
-def test_empty_outbox_takes_one_oversized_keyed_packet() -> None:
+def test_empty_outbox_drops_an_oversized_keyed_packet() -> None:
     box = Outbox(max_packets=1, max_bytes=10)
-    assert box.push(out(50, key="k")) is PushResult.QUEUED
+    assert box.push(out(50, key="k")) is PushResult.DROPPED
+    assert box.dropped == 1
 
 
 def test_control_packets_ignore_limits() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from jupyter_sio import BufferFull, Socket
+from jupyter_sio.hub.delivery import DONE, Pending
 from tests.peers.stalled import StalledClient
 
 from .conftest import Running
@@ -67,27 +68,49 @@ async def test_volatile_packets_are_dropped_while_congested(running: Running) ->
     client.close()
 
 
-async def test_reliable_emit_fails_with_buffer_full_when_the_client_never_drains(
+async def test_a_reliable_emit_that_finds_no_room_within_send_timeout_disconnects(
+    running: Running, caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, socket = await stalled_socket(running)
+    await fill(socket)
+    queued = [socket.emit("reliable", n) for n in range(8)]  # max_buffer_packets=8
+    delivery = socket.emit("one more", "y" * 1000)
+    assert isinstance(delivery, Pending)  # past the buffer the emit waits for room...
+    with pytest.raises(BufferFull, match="send_timeout"):
+        await delivery  # ...and fails clearly when none comes (send_timeout=0.5)
+    assert all(d is DONE for d in queued)
+    assert not socket.connected  # the client that does not read is disconnected, once
+    stuck = [r for r in caplog.records if "disconnecting" in r.getMessage()]
+    assert len(stuck) == 1
+    client.close()
+
+
+async def test_emits_past_a_waiting_packet_disconnect_a_client_that_does_not_read(
+    running: Running, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Memory stays bounded: a connection holds at most one packet beyond its buffer."""
+    client, socket = await stalled_socket(running)
+    await fill(socket)
+    deliveries = []
+    while socket.connected:
+        deliveries.append(socket.emit("reliable", len(deliveries)))
+    waiting = [d for d in deliveries if isinstance(d, Pending)]
+    assert len(waiting) == 2  # the held one, and the one that found it held
+    for delivery in waiting:
+        with pytest.raises(BufferFull, match="not reading"):
+            await delivery
+    assert len([r for r in caplog.records if "disconnecting" in r.getMessage()]) == 1
+    client.close()
+
+
+async def test_reliable_emits_all_arrive_in_order_when_the_emitter_awaits(
     running: Running,
 ) -> None:
     client, socket = await stalled_socket(running)
     await fill(socket)
-    deliveries = [socket.emit("reliable", n, "y" * 1000) for n in range(20)]
-    waiting = [d for d in deliveries if isinstance(d, asyncio.Future)]
-    assert waiting  # past max_buffer_packets the emits wait for room...
-    results = await asyncio.gather(*waiting, return_exceptions=True)
-    # ...and fail clearly when none comes (send_timeout=0.5)
-    assert all(isinstance(r, BufferFull) and "send_timeout" in str(r) for r in results)
-    client.close()
-
-
-async def test_reliable_emits_all_arrive_in_order_once_the_client_reads(running: Running) -> None:
-    client, socket = await stalled_socket(running)
-    await fill(socket)
-    deliveries = [socket.emit("reliable", n) for n in range(30)]
     reader = asyncio.ensure_future(client.read_events(until="last"))
-    for delivery in deliveries:
-        await delivery  # backpressure: resolves as the client drains
+    for n in range(30):
+        await socket.emit("reliable", n)  # backpressure: waits while the client drains
     socket.emit("last")
     events = await reader
     assert [e[1] for e in events if e[0] == "reliable"] == list(range(30))
