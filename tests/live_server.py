@@ -161,7 +161,11 @@ class ServerKernel(Kernel):
             await asyncio.sleep(0.1)
         client = AsyncKernelClient()
         client.load_connection_file(str(connection_file))
-        client.start_channels()
+        # No heartbeat channel: a client without its KernelManager judges "alive" by
+        # heartbeats with a 1 s time_to_dead, which a busy machine misses, and
+        # wait_for_ready then says "Kernel died before replying to kernel_info" about a
+        # kernel that is starting fine. The kernel_info reply (60 s) is the real check.
+        client.start_channels(hb=False)
         await client.wait_for_ready(timeout=60)
         self.client = client
 

@@ -20,7 +20,7 @@ from ..protocol.sio_codec import (
     encode_event_packet,
     encode_packet,
 )
-from .delivery import DONE, Delivery, Pending
+from .delivery import DONE, Delivery, Pending, check_size
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -362,13 +362,15 @@ class Socket:
                 SocketPacket(SocketPacketType.ACK, self.namespace.name, args, ack_id)
             )
             packet = Outgoing("4" + text, attachments)
-        except (TypeError, ValueError) as exc:  # the handler returned something unsendable
+            check_size(packet, self.client.hub.config.max_buffer_bytes)
+        except (TypeError, ValueError) as exc:  # unsendable, or larger than any buffer
             log.error("cannot answer ack %s in %s: %s", ack_id, self.namespace.name, exc)
             text, _ = encode_packet(
                 SocketPacket(
                     SocketPacketType.ACK,
                     self.namespace.name,
-                    [{"error": "the server's answer could not be encoded"}],
+                    [{"error": "the server's answer could not be sent",
+                      "type": type(exc).__name__}],
                     ack_id,
                 )
             )

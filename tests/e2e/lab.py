@@ -126,7 +126,7 @@ class HeadlessKernel:
         connection_file = lab.server.dirs["runtime"] / f"kernel-{kernel_id}.json"
         client = BlockingKernelClient()
         client.load_connection_file(str(connection_file))
-        client.start_channels()
+        client.start_channels(hb=False)  # see tests/live_server.py: heartbeats miss on busy CI
         client.wait_for_ready(timeout=KERNEL_TIMEOUT / 1000)
         self.client = client
 

@@ -154,3 +154,13 @@ async def test_readers_see_no_session_ids_and_cannot_continue_a_session(server: 
     get = await asyncio.wait_for(server.fetch(server.sio_url(f"sid={sid}"), headers=headers),
                                  TIMEOUT)
     assert get.code == 200 and get.body.decode().startswith("40{"), get.body
+
+
+@pytest.mark.parametrize("sio_config", [{"user_kernel_link": False}])
+async def test_a_shared_server_can_keep_kernel_powers_for_its_kernels(server: Server) -> None:
+    url = server.sio_url(transport="websocket", scheme="ws", endpoint="kernel")
+    alice = {"Authorization": f"token {token_of('alice')}"}
+    assert await server.ws_status(url, alice) == 403  # even with execute
+    assert await server.ws_status(url, {"X-Jupyter-Sio-Token": server.app.secret}) == 101
+    browser_url = server.sio_url(transport="websocket", scheme="ws")
+    assert await server.ws_status(browser_url, alice) == 101  # browsers keep read and write
