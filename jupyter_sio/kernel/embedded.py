@@ -9,6 +9,7 @@ read it from ``sio.embedded.token`` in code that needs it.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import Any
 
@@ -68,7 +69,8 @@ class EmbeddedHub:
             [
                 (pattern, handler, {**kwargs, "token": self.token}),
                 (r"/kernel/?", KernelLinkHandler, {"server": self.engine, "secret": self.secret}),
-            ]
+            ],
+            log_function=_access_log,
         )
         self._http = httpserver.HTTPServer(app, max_body_size=self.hub.config.max_payload + 1)
         sockets = bind_sockets(self.port, self.host)
@@ -84,3 +86,14 @@ class EmbeddedHub:
             await self.hub.close()
             await self._http.close_all_connections()
             self._http = None
+
+
+_access = logging.getLogger("jupyter_sio.embedded.access")
+
+
+def _access_log(handler: web.RequestHandler) -> None:
+    """Requests at debug level: in a kernel, Tornado's default would print every refused
+    request (a 403 for a wrong token) into whichever cell's output is current."""
+    request = handler.request
+    _access.debug("%d %s %s (%s)", handler.get_status(), request.method, request.uri,
+                  request.remote_ip)
