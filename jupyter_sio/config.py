@@ -50,6 +50,7 @@ class HubConfig:
         answer_unhandled: when a client asks for an ack on an event nobody handles, answer
             ``{"error": "unhandled", ...}`` at once instead of letting the client time out.
         max_retained: retained values kept per room (oldest key evicted first).
+        max_history: the longest history of one retained key (``retain=N``).
         max_rooms: rooms one browser socket may subscribe to (``sio:subscribe``); the hub's
             own code and kernels are not limited.
         max_room_name: characters in a room name a browser subscribes to.
@@ -78,6 +79,7 @@ class HubConfig:
     in_order: bool = True
     answer_unhandled: bool = True
     max_retained: int = 1000
+    max_history: int = 10_000
     max_rooms: int = 500
     max_room_name: int = 256
     max_poll_packets: int = 16
@@ -102,6 +104,7 @@ class HubConfig:
             "max_buffer_bytes",
             "write_high_water",
             "max_retained",
+            "max_history",
             "max_rooms",
             "max_room_name",
             "link_max_message",

@@ -12,7 +12,8 @@ sockets exactly as the local node does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,21 @@ class BroadcastOptions:
     local: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class NodeMessage:
+    """What another node told or asked this one (:meth:`Adapter.tell`, :meth:`Adapter.ask`):
+    plain JSON ``data`` plus binary ``attachments``, from the node ``node``."""
+
+    node: str
+    data: dict[str, Any]
+    attachments: tuple[bytes, ...] = ()
+
+
+#: ``handler(namespace, message) -> answer``: a hub feature's part in talks between nodes
+#: (registered in ``Hub.node_topics``); for :meth:`Adapter.ask`, a JSON-able answer or None.
+NodeHandler = Callable[["Namespace", NodeMessage], Any]
+
+
 class Adapter:
     """Room index of one namespace plus the operations that target sets of sockets.
 
@@ -54,6 +70,8 @@ class Adapter:
         self.sids: dict[str, set[str]] = {}
         #: room -> key -> the latest packet emitted there with ``retain=True``
         self.retained: dict[str, dict[str, Outgoing]] = {}
+        #: (room, key) -> the packets before the latest, for keys retained with a history
+        self.history: dict[tuple[str, str], deque[Outgoing]] = {}
         self.deliveries = 0  # packets handed to channels by broadcasts (for rates)
 
     # -- membership (local) ----------------------------------------------------------------
@@ -67,26 +85,42 @@ class Adapter:
                     self._send_retained(sid, room)
 
     # -- retained values ---------------------------------------------------------------
-    def retain(self, room: str, key: str, packet: Outgoing) -> None:
-        """Keep ``packet`` as the current value of ``key`` in ``room``.
+    def retain(self, room: str, key: str, packet: Outgoing, history: int = 1) -> None:
+        """Keep ``packet`` as the current value of ``key`` in ``room``, and with
+        ``history`` > 1 the packets before it too, up to ``history`` in all.
 
         A socket that joins the room later receives the retained packets at once, oldest
-        key first, so a dashboard that opens late or reloads shows the current state.
+        key first (each key's history, oldest first, then its current value), so a
+        dashboard that opens late or reloads shows the current state and recent past.
         """
         values = self.retained.setdefault(room, {})
-        values.pop(key, None)  # re-insert: the newest key goes last
+        previous = values.pop(key, None)  # re-insert: the newest key goes last
         values[key] = packet
+        if history > 1:
+            past = self.history.get((room, key))
+            if past is None or past.maxlen != history - 1:
+                past = deque(past or (), maxlen=history - 1)
+                self.history[(room, key)] = past
+            if previous is not None:
+                past.append(previous)
+        elif self.history:
+            self.history.pop((room, key), None)
         limit = self.namespace.hub.config.max_retained
         while len(values) > limit:
-            del values[next(iter(values))]
+            evicted = next(iter(values))
+            del values[evicted]
+            self.history.pop((room, evicted), None)
 
     def clear_retained(self, room: str | None = None, key: str | None = None) -> None:
         """Forget retained values: one key, one room, or everything."""
         if room is None:
             self.retained.clear()
+            self.history.clear()
         elif key is None:
-            self.retained.pop(room, None)
+            for gone in self.retained.pop(room, {}):
+                self.history.pop((room, gone), None)
         else:
+            self.history.pop((room, key), None)
             values = self.retained.get(room)
             if values is not None:
                 values.pop(key, None)
@@ -98,7 +132,14 @@ class Adapter:
         if socket is None:
             return
         channel = socket.channel
-        for packet in list(self.retained[room].values()):
+        history = self.history
+        for key, packet in list(self.retained[room].items()):
+            past = history.get((room, key)) if history else None
+            if past:
+                # Each replayed packet gets its own conflation key: a slow client may
+                # lose the oldest ones (keyed packets never wait) but never the current.
+                for n, old in enumerate(past):
+                    channel.send(old.rekeyed(f"{key}\x00{n}"))
             channel.send(packet)
 
     def delete(self, sid: str, room: str) -> None:
@@ -184,6 +225,17 @@ class Adapter:
         """Plain descriptions (sid, user, kernel, transport, rooms) of matching sockets on
         every node."""
         return [socket.describe() for socket in self.local_sockets(opts)]
+
+    # -- the hub's own messages between nodes (presence, kernel event routing) ------------
+    def tell(self, topic: str, data: dict[str, Any], *, node: str | None = None,
+             attachments: Iterable[bytes] = ()) -> None:
+        """Hand ``data`` to the ``topic`` handler (``Hub.node_topics``) of every other node,
+        or of ``node`` only. In memory there is no other node."""
+
+    async def ask(self, topic: str, data: dict[str, Any]) -> list[tuple[str, Any]]:
+        """Ask the ``topic`` handler of every other node; ``(node, answer)`` of those that
+        answered something other than None in time. In memory there is nobody to ask."""
+        return []
 
     def status(self) -> dict[str, Any]:
         """How this adapter reaches other nodes, for ``Hub.stats()["adapter"]``: ``kind``

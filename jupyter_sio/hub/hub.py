@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, overload
 
 from ..config import HubConfig
-from .adapter import Adapter, InMemoryAdapter
+from .adapter import Adapter, InMemoryAdapter, NodeHandler
 from .browser_events import install as install_browser_events
 from .delivery import Delivery
 from .kernel_peer import KernelPeer, LinkWriter
@@ -22,6 +22,7 @@ from .kernel_routing import KernelRouter
 from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
 from .namespace_socket import Socket
 from .operators import BroadcastOperator
+from .remote_routing import RemoteRouting
 from .sio_connection import Channel, Client, Handshake, Identity
 
 log = logging.getLogger("jupyter_sio.hub")
@@ -72,6 +73,10 @@ class Hub:
         #: which kernel answers which client event (see :mod:`.kernel_routing`)
         self.kernel_router = KernelRouter()
         self.kernel_peers: set[KernelPeer] = set()
+        #: what this hub's features answer other nodes (see ``Adapter.tell`` / ``ask``)
+        self.node_topics: dict[str, NodeHandler] = {}
+        #: client events that kernels on other nodes handle (a hub spread by Redis)
+        self.remote_routing = RemoteRouting(self)
         #: ``hook(socket, rooms_it_was_in)`` after a socket left its namespace
         self.closed_hooks: list[Callable[[Socket, set[str]], None]] = [self._socket_left]
         self._browser_events = False
@@ -102,6 +107,14 @@ class Hub:
                 peer.socket_left(socket)
 
     def unhandled(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
+        """A client event nothing on this node handles: a kernel on another node may (a hub
+        spread by Redis, see :mod:`.remote_routing`), else :meth:`answer_unhandled`."""
+        if socket.namespace.adapter.spans_nodes:
+            self.remote_routing.forward(socket, data, ack_id)
+        else:
+            self.answer_unhandled(socket, data, ack_id)
+
+    def answer_unhandled(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
         """A client event nobody handles: answer its ack at once (``answer_unhandled``)."""
         event = data[0]
         log.debug("no handler for event %r in namespace %s", event, socket.namespace.name)
@@ -200,7 +213,7 @@ class Hub:
         namespace: str = "/",
         volatile: bool = False,
         key: str | None = None,
-        retain: bool = False,
+        retain: bool | int = False,
     ) -> Delivery:
         """Emit to rooms (``to``), to everyone by default, except ``exclude``.
 
@@ -260,7 +273,11 @@ class Hub:
         self._started = False
 
     def stats(self, detail: bool = False) -> dict[str, Any]:
-        """Counts for an inspector; ``detail`` adds rooms and every client's buffers."""
+        """Counts for an inspector; ``detail`` adds rooms and every client's buffers.
+
+        ``adapter`` is the default namespace's adapter status (``kind``, ``state``; with
+        Redis also ``since``, ``reconnects``, ``dropped``, ``last_error``, ...).
+        """
         info: dict[str, Any] = {
             "clients": len(self.clients),
             "namespaces": {
@@ -272,6 +289,7 @@ class Hub:
                 }
                 for name, ns in self.namespaces.items()
             },
+            "adapter": self.default.adapter.status(),
         }
         if detail:
             info["rooms"] = {

@@ -52,6 +52,7 @@ from ..protocol.sio_codec import PacketDecoder, deconstruct, dumps
 from .adapter import BroadcastOptions
 from .browser_events import KERNELS_ROOM, names
 from .delivery import DONE, Delivery, Pending, Stall, all_delivered, check_size
+from .operators import retained_history
 from .sio_connection import Handshake, Identity
 
 if TYPE_CHECKING:
@@ -125,7 +126,8 @@ class LinkChannel:
         }
 
 
-Route = tuple["Namespace", BroadcastOptions, bool, "str | None", bool]
+#: namespace, targets, volatile, key, retained history (0: not retained)
+Route = tuple["Namespace", BroadcastOptions, bool, "str | None", int]
 
 
 class KernelPeer:
@@ -272,7 +274,7 @@ class KernelPeer:
         adapter = namespace.adapter
         if retain and key is not None:
             for room in opts.rooms:
-                adapter.retain(room, key, packet)
+                adapter.retain(room, key, packet, retain)
         check_size(packet, self.hub.config.max_buffer_bytes)
         delivery = all_delivered(adapter.broadcast(packet, opts))
         return None if delivery is DONE else delivery
@@ -285,12 +287,13 @@ class KernelPeer:
             if own is not None:
                 excluded.add(own.id)
         key = header.get("k")
-        retain = bool(header.get("r"))
+        retain = header.get("r") or 0
+        history = retained_history(retain, self.hub.config.max_history) if retain else 0
         rooms = frozenset(names(header.get("to")))
-        if retain and (key is None or not rooms):
+        if history and (key is None or not rooms):
             raise ValueError("retain needs a key and at least one room")
         opts = BroadcastOptions(rooms, frozenset(excluded))
-        return namespace, opts, bool(header.get("v")), None if key is None else str(key), retain
+        return namespace, opts, bool(header.get("v")), None if key is None else str(key), history
 
     def _call(self, frame: LinkFrame) -> None:
         header = frame.header

@@ -67,13 +67,14 @@ class BroadcastOperator:
         return BroadcastOptions(self.rooms, self.excluded, self.is_local)
 
     def emit(
-        self, event: str, *args: Any, key: str | None = None, retain: bool = False
+        self, event: str, *args: Any, key: str | None = None, retain: bool | int = False
     ) -> Delivery:
         """Encode once and write to every recipient; await the result for backpressure.
 
         With ``key``, a recipient that is behind keeps only the newest packet per key;
         with ``retain=True`` too, each target room keeps it as the current value of
-        ``key`` and sockets joining later get it at once.
+        ``key`` and sockets joining later get it at once; ``retain=N`` keeps the last N
+        packets of the key (at most ``max_history``), e.g. a chart's recent points.
         Reliable packets that meet a full buffer wait up to ``send_timeout``; a recipient
         still full then is disconnected (logged) so one stuck client cannot stall a room.
         """
@@ -82,8 +83,9 @@ class BroadcastOperator:
             check_size(packet, self.namespace.hub.config.max_buffer_bytes)
             if key is None or not self.rooms:
                 raise ValueError("retain=True needs a key and at least one room (to=...)")
+            history = retained_history(retain, self.namespace.hub.config.max_history)
             for room in self.rooms:
-                self.namespace.adapter.retain(room, key, packet)
+                self.namespace.adapter.retain(room, key, packet, history)
         return self.send_packet(packet)
 
     def send_packet(self, packet: Outgoing) -> Delivery:
@@ -122,3 +124,12 @@ class BroadcastOperator:
         futures = [s.call(event, *args, timeout=timeout) for s in sockets]
         results = await asyncio.gather(*futures, return_exceptions=True)
         return {s.id: r for s, r in zip(sockets, results, strict=True)}
+
+
+def retained_history(retain: bool | int, limit: int) -> int:
+    """How many packets of a key to keep: ``True`` is 1, ``N`` is N (1..``limit``)."""
+    count = 1 if retain is True else retain
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= limit:
+        raise ValueError(f"retain is True or a history length from 1 to max_history={limit}, "
+                         f"got {retain!r}")
+    return count

@@ -304,7 +304,7 @@ class KernelSio:
         namespace: str = "/",
         volatile: bool = False,
         key: str | None = None,
-        retain: bool = False,
+        retain: bool | int = False,
         include_self: bool = False,
     ) -> None:
         """Emit to rooms or sockets (``to``), everyone in ``namespace`` by default.
@@ -313,7 +313,8 @@ class KernelSio:
         itself is left out unless ``include_self``. ``volatile`` drops the packet for
         congested clients; ``key`` keeps only the newest packet per key for them, and
         ``retain=True`` keeps it as the rooms' current value of ``key`` for clients that
-        join later (clear with :meth:`clear_retained`). Raises ``TypeError`` for data that
+        join later (clear with :meth:`clear_retained`); ``retain=N`` keeps the last N
+        packets of the key (a chart's recent points). Raises ``TypeError`` for data that
         is not JSON (bytes are fine: binary attachments), ``PayloadTooLarge`` over the
         hub's limit, ``UnknownNamespace``, and ``BufferFull`` (see above).
         """
@@ -346,7 +347,7 @@ class KernelSio:
         if key is not None:
             spec["k"] = str(key)
         if retain:
-            spec["r"] = 1
+            spec["r"] = 1 if retain is True else int(retain)
         if include_self:
             spec["self"] = 1
         header = encode_header(spec)

@@ -98,6 +98,15 @@ class Outgoing:
             self._poll_text = text
         return text
 
+    def rekeyed(self, key: str) -> Outgoing:
+        """The same packet under another conflation key (nothing re-encoded): replayed
+        history must not conflate with the live value of its key."""
+        copy = Outgoing.__new__(Outgoing)
+        copy.text, copy.text_bytes, copy.attachments = self.text, self.text_bytes, self.attachments
+        copy.key, copy.volatile, copy.size = key, self.volatile, self.size
+        copy._ws_frame, copy._poll_text = self._ws_frame, self._poll_text
+        return copy
+
     def __repr__(self) -> str:
         return (
             f"Outgoing({self.text[:40]!r}, attachments={len(self.attachments)}, key={self.key!r})"

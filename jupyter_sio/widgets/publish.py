@@ -18,13 +18,19 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["PollHandle", "metric", "start_poll"]
+__all__ = ["METRIC_HISTORY", "PollHandle", "metric", "start_poll"]
+
+#: Values of each metric key the hub keeps for pages that open later (a chart's worth).
+METRIC_HISTORY = 200
 
 
-def metric(sio: Any, room: str, key: str, value: Any, *, t: float | None = None) -> None:
+def metric(sio: Any, room: str, key: str, value: Any, *, t: float | None = None,
+           history: int = METRIC_HISTORY) -> None:
     """Emit ``"metric"`` ``{key, value, t}`` to ``room`` as the retained value of ``key``.
 
-    Slow browsers get only the newest value per key; browsers that open later get it at once.
+    Slow browsers get only the newest value per key; browsers that open later (or reload)
+    get the last ``history`` values of each key at once, so a LiveChart shows its recent
+    past and a MetricCard its current value (``history=1``: the current value only).
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError(f"metric values are numbers or strings, not {type(value).__name__}")
@@ -33,7 +39,7 @@ def metric(sio: Any, room: str, key: str, value: Any, *, t: float | None = None)
         {"key": key, "value": value, "t": time.time() if t is None else t},
         to=room,
         key=key,
-        retain=True,
+        retain=True if history == 1 else history,
     )
 
 

@@ -64,3 +64,32 @@ def test_retain_needs_a_key_and_a_room() -> None:
         hub.emit("m", 1, to="r", retain=True)
     with pytest.raises(ValueError, match="retain=True needs a key"):
         hub.emit("m", 1, key="k", retain=True)
+
+
+async def test_a_key_retained_with_a_history_replays_its_recent_past_oldest_first() -> None:
+    hub = Hub()
+    for value in range(10):
+        hub.emit("metric", value, to="dash", key="cpu", retain=4)
+    hub.emit("metric", "ok", to="dash", key="state", retain=True)
+    _, channel, socket = await connect(hub)
+    socket.join("dash")  # a chart that opens (or reloads) late draws its last points
+    assert channel.events("metric") == [["metric", v] for v in (6, 7, 8, 9, "ok")]
+    # replayed history never conflates with the key's live value
+    assert [p.key for p in channel.sent[:3]] == ["cpu\x000", "cpu\x001", "cpu\x002"]
+    assert channel.sent[3].key == "cpu"
+
+
+async def test_history_is_bounded_cleared_and_dropped_with_plain_retain() -> None:
+    hub = Hub(max_history=5)
+    with pytest.raises(ValueError, match="max_history"):
+        hub.emit("m", 1, to="r", key="k", retain=6)
+    for value in range(3):
+        hub.emit("m", value, to="r", key="k", retain=3)
+    hub.emit("m", "last", to="r", key="k", retain=True)  # back to the current value only
+    _, channel, socket = await connect(hub)
+    socket.join("r")
+    assert channel.events("m") == [["m", "last"]]
+    hub.emit("m", 1, to="r", key="k", retain=3)
+    hub.emit("m", 2, to="r", key="k", retain=3)
+    hub.clear_retained("r", "k")
+    assert hub.default.adapter.history == {}

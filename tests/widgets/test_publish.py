@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_sio.kernel.sio import KernelSio
 from jupyter_sio.widgets import PollHandle, metric, start_poll
+from jupyter_sio.widgets.publish import METRIC_HISTORY
 
 
 class FakeSio:
@@ -34,12 +35,13 @@ class Peer:
 def test_metric_emits_a_retained_keyed_value() -> None:
     sio = FakeSio()
     metric(sio, "dash", "cpu", 0.5, t=123.0)
-    metric(sio, "dash", "state", "ok")
+    metric(sio, "dash", "state", "ok", history=1)
     assert sio.emits[0] == (
         "metric",
         ({"key": "cpu", "value": 0.5, "t": 123.0},),
-        {"to": "dash", "key": "cpu", "retain": True},
+        {"to": "dash", "key": "cpu", "retain": METRIC_HISTORY},  # a chart's recent past
     )
+    assert sio.emits[1][2]["retain"] is True
     assert isinstance(sio.emits[1][1][0]["t"], float)
     for bad in (True, None, [1], {"a": 1}):
         with pytest.raises(TypeError):
