@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from .hub.hub import Hub
+from .server import BODY_TIMEOUT, HEADER_TIMEOUT
 
 
 def load_hub(spec: str) -> Hub:
@@ -35,6 +36,21 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8765)
     serve_cmd.add_argument("--path", default="/socket.io/")
+    serve_cmd.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer, or that idles that long "
+        "between requests (default: %(default)s)",
+    )
+    serve_cmd.add_argument(
+        "--body-timeout",
+        type=float,
+        default=BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request body takes longer (default: %(default)s)",
+    )
     serve_cmd.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -52,7 +68,17 @@ def main(argv: list[str] | None = None) -> None:
 
         hub, demo = demo_hub, True
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(hub, args.host, args.port, path=args.path, demo_page=demo))
+        asyncio.run(
+            serve(
+                hub,
+                args.host,
+                args.port,
+                path=args.path,
+                demo_page=demo,
+                header_timeout=args.header_timeout,
+                body_timeout=args.body_timeout,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ The kernel link (:class:`JupyterKernelLinkHandler`) also takes the per-server se
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from http.client import responses
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +53,9 @@ from ..transport.tornado import (
     EngineIOHandler,
 )
 
+#: Keys the credential hashes of one server process (they never leave it).
+_PRINCIPAL_KEY = secrets.token_bytes(32)
+
 if TYPE_CHECKING:
     from jupyter_server.auth.identity import User
 
@@ -67,7 +73,10 @@ class JupyterEngineIOBase(WebSocketMixin, EngineIOHandler, JupyterHandler):  # t
 
     The MRO is ``WebSocketMixin → EngineIOHandler → WebSocketHandler → JupyterHandler``.
     ``WebSocketMixin.prepare`` would pass ``_redirect_to_login`` on to
-    ``EngineIOHandler.prepare``, so :meth:`prepare` calls both explicitly instead.
+    ``EngineIOHandler.prepare``, so :meth:`prepare` names ``EngineIOHandler.prepare``, which
+    runs Jupyter's ``prepare`` as :meth:`check_request`: request bodies are streamed, and
+    Jupyter's checks (XSRF on POST included) run before any of a body is read, and before an
+    oversized polling body is refused (a refusal runs ``post`` early, with its decorators).
     """
 
     auth_resource = AUTH_RESOURCE
@@ -84,7 +93,9 @@ class JupyterEngineIOBase(WebSocketMixin, EngineIOHandler, JupyterHandler):  # t
         return 0
 
     async def prepare(self) -> None:  # type: ignore[override]
-        EngineIOHandler.prepare(self)
+        await EngineIOHandler.prepare(self)
+
+    async def check_request(self) -> None:
         # Host check, identity, CORS headers, XSRF on POST; 403 instead of a login redirect.
         await JupyterHandler.prepare(self, _redirect_to_login=False)
 
@@ -212,24 +223,41 @@ class JupyterEngineIOHandler(JupyterEngineIOBase):
                 AUTH_RESOURCE,
             )
             raise EngineError(FORBIDDEN, 403, "not authorized")
+        principal = self._principal(user)
         sid = self.get_query_argument("sid", None)
         if sid is not None:
-            # A later request of an existing session keeps the identity of its handshake.
-            # (Not compared with this request's user: with the server's shared token, Jupyter
-            # makes a new anonymous user for every request that carries no login cookie.
-            # Kernel-link sessions are WebSocket sessions, which accept no polling request
-            # and no upgrade, so they cannot be continued here.)
+            # A later request of an existing session keeps the identity of its handshake,
+            # but only with the same credentials: the same token (with the server's shared
+            # token Jupyter makes a new anonymous user per cookie-less request, so the name
+            # cannot be compared) or the same logged-in user. Anyone else who learned the
+            # sid is refused, whatever their own rights.
             conn = self.server.get(sid)
             client = conn.client if conn is not None else None
             if client is not None:
-                return client.handshake.user
+                owner = client.handshake.user
+                if not hmac.compare_digest(owner.principal, principal):
+                    self.log.warning("jupyter_sio: user %s used another session's sid",
+                                     user.username)
+                    raise EngineError(FORBIDDEN, 403, "this session belongs to someone else")
+                return owner
         return Identity(
             name=user.username,
             display_name=user.display_name,
             can_subscribe=True,
             can_emit=await self._allowed(user, "write"),
             powers=await self._allowed(user, "execute"),
+            principal=principal,
         )
+
+    def _principal(self, user: User) -> str:
+        """Who presented which credentials, as an opaque key (never logged or shown)."""
+        provider = self.identity_provider
+        if not provider.auth_enabled:
+            return "open"  # no authentication at all: nothing to tell apart
+        if provider.is_token_authenticated(self):
+            token = (provider.get_token(self) or "").encode()
+            return "token:" + hmac.new(_PRINCIPAL_KEY, token, hashlib.sha256).hexdigest()
+        return "user:" + user.username
 
 
 class JupyterKernelLinkHandler(KernelLinkMixin, JupyterEngineIOBase):
@@ -241,9 +269,12 @@ class JupyterKernelLinkHandler(KernelLinkMixin, JupyterEngineIOBase):
     who has ``execute`` permission on resource ``jupyter_sio``: the link gives kernel powers.
     """
 
-    def initialize(self, server: EngineServer, secret: str = "") -> None:  # type: ignore[override]
+    def initialize(  # type: ignore[override]
+        self, server: EngineServer, secret: str = "", users: bool = True
+    ) -> None:
         super().initialize(server)
         self.secret = secret
+        self.users = users
         self._link = None
         self._identity: Identity | None = None
 
@@ -276,6 +307,9 @@ class JupyterKernelLinkHandler(KernelLinkMixin, JupyterEngineIOBase):
         user: User | None = self.current_user
         if user is None:
             raise EngineError(FORBIDDEN, 403, "bad or missing kernel secret")
+        if not self.users:
+            raise EngineError(FORBIDDEN, 403, "this server gives kernel powers to its kernels "
+                              "only (JupyterSioApp.user_kernel_link = False)")
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, user, "execute", AUTH_RESOURCE)
         )

@@ -18,6 +18,7 @@ from tornado.netutil import bind_sockets
 
 from ..hub.hub import Hub
 from ..hub.sio_connection import Identity
+from ..server import BODY_TIMEOUT, HEADER_TIMEOUT
 from ..transport.eio_connection import EngineServer
 from ..transport.kernel_link import KernelLinkHandler
 from ..transport.tornado import FORBIDDEN, EngineError, EngineIOHandler, engineio_route
@@ -72,7 +73,11 @@ class EmbeddedHub:
             ],
             log_function=_access_log,
         )
-        self._http = httpserver.HTTPServer(app, max_body_size=self.hub.config.max_payload + 1)
+        # The standalone server's slowloris guards (see jupyter_sio.server.HubServer).
+        self._http = httpserver.HTTPServer(
+            app, max_body_size=self.hub.config.max_payload + 1,
+            idle_connection_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT,
+        )
         sockets = bind_sockets(self.port, self.host)
         self._http.add_sockets(sockets)
         self.port = sockets[0].getsockname()[1]

@@ -17,13 +17,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tornado import iostream
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
 from ..hub.kernel_peer import KernelPeer
 from ..hub.sio_connection import Handshake, Identity
 from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
 from .eio_connection import EngineServer
-from .tornado import FORBIDDEN, EngineError
+from .tornado import FORBIDDEN, EngineError, masked_frames_only
 
 
 def kernel_identity(headers: Any, secret: str, user: str = "kernel") -> Identity:
@@ -76,6 +76,9 @@ class KernelLinkMixin:
 
     server: EngineServer
     _link: KernelPeer | None
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        return masked_frames_only(self, super().get_websocket_protocol())  # type: ignore[arg-type,misc]
 
     def link_identity(self) -> Identity:
         raise NotImplementedError

@@ -3,19 +3,26 @@
 The handler only moves bytes: it validates the query, authenticates (a hook that the
 Jupyter extension overrides), and hands payloads to the :class:`EngineConnection`. Every
 error is an Engine.IO JSON error (``{"code": n, "message": ...}``), never an HTML page.
+
+Input limits live here too: a polling body is read as it arrives and kept up to
+``max_payload`` bytes (:class:`PollingBody`); a larger one is answered with 413 at once and
+closes its session. WebSocket frames from a client must be masked (:class:`MaskedFramesOnly`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import sys
 import time
+from collections.abc import Awaitable
 from http.client import responses
 from typing import Any
 from urllib.parse import urlparse
 
-from tornado import iostream, web
-from tornado.websocket import WebSocketHandler
+from tornado import escape, httputil, iostream, web
+from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
 from ..exceptions import RemoteProtocolError
 from ..hub.sio_connection import Handshake, Identity
@@ -52,6 +59,100 @@ class EngineError(Exception):
         super().__init__(detail or ERROR_MESSAGES[code])
         self.code = code
         self.status = status
+
+
+class PollingBody:
+    """The body of one polling POST, kept as it arrives up to ``limit`` bytes.
+
+    Past the limit nothing more is kept, only counted: the handler answers 413 and reads the
+    rest to throw it away (so at most about ``limit`` bytes are ever held per request).
+    """
+
+    __slots__ = ("chunks", "dropped", "limit", "size", "too_large")
+
+    def __init__(self, limit: int, declared: int | None) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.dropped = 0
+        # A Content-Length above the limit is refused before any of the body is read.
+        self.too_large = declared is not None and declared > limit
+
+    def feed(self, chunk: bytes) -> bool:
+        """Keep or count ``chunk``; ``True`` once, for the chunk that went over the limit."""
+        if self.too_large:
+            self.dropped += len(chunk)
+            return False
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.too_large = True
+            self.dropped, self.size = self.size, 0
+            self.chunks.clear()
+            return True
+        self.chunks.append(chunk)
+        return False
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def declared_length(headers: httputil.HTTPHeaders) -> int | None:
+    """The request's Content-Length, or ``None`` (absent, chunked, or malformed: Tornado
+    refuses malformed ones itself once the headers have been handled)."""
+    value = headers.get("Content-Length")
+    if value is None:
+        return None
+    first = value.split(",")[0].strip()
+    return int(first) if _DIGITS.fullmatch(first) else None
+
+
+def masked_frames_only(
+    handler: WebSocketHandler, protocol: WebSocketProtocol | None
+) -> WebSocketProtocol | None:
+    """``protocol`` (Tornado's choice for this request) refusing unmasked client frames."""
+    if type(protocol) is not WebSocketProtocol13:
+        return protocol
+    return MaskedFramesOnly(handler, False, protocol.params)
+
+
+class MaskedFramesOnly(WebSocketProtocol13):
+    """Tornado's RFC 6455 protocol, refusing unmasked frames from the client.
+
+    RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame that is not
+    masked", optionally with close code 1002 (protocol error). Tornado unmasks a masked frame
+    and takes an unmasked one as it is. It has no public per-frame hook, so this wraps two
+    private methods: ``_receive_frame`` (called once per frame) begins by reading the 2-byte
+    frame header through ``_read_bytes``, whose mask bit is checked there.
+    ``tests/transport/test_masking.py`` checks the result on the wire, so a Tornado upgrade
+    that changes either method fails loudly there.
+    """
+
+    _at_frame_start = False
+
+    async def _receive_frame(self) -> None:
+        self._at_frame_start = True
+        await super()._receive_frame()
+
+    async def _read_bytes(self, n: int) -> bytes:
+        data = await super()._read_bytes(n)
+        if self._at_frame_start:
+            self._at_frame_start = False
+            if len(data) >= 2 and not data[1] & 0x80:
+                await self._refuse_unmasked()
+        return data
+
+    async def _refuse_unmasked(self) -> None:
+        """Send close 1002, then drop whatever else comes until the connection ends."""
+        # close() also makes Tornado abort the connection if the client has not closed it
+        # within 5 s. Until then the rest is read and thrown away, never parsed ("after
+        # sending a Close frame ... discards any further data", RFC 6455 §1.4): closing a
+        # socket with unread input resets it, and the client could lose the close frame.
+        self.close(1002, "client frames must be masked")
+        while True:
+            await self.stream.read_bytes(65536, partial=True)  # StreamClosedError ends it
 
 
 class TornadoPeer:
@@ -119,12 +220,26 @@ class TornadoPeer:
         self.handler.close(code, reason)
 
 
+@web.stream_request_body
 class EngineIOHandler(WebSocketHandler):
     """Serves one Engine.IO endpoint (``/socket.io/`` by default) for one hub.
 
     Subclasses hook in authentication with :meth:`authenticate` (return a user object or
-    raise :class:`EngineError` with code FORBIDDEN) and may tighten :meth:`origin_allowed`.
+    raise :class:`EngineError` with code FORBIDDEN), may tighten :meth:`origin_allowed`, and
+    run checks that must come before a request body is read in :meth:`check_request`.
+
+    Request bodies are streamed (:func:`tornado.web.stream_request_body`): :meth:`prepare`
+    runs once the headers are in, :meth:`data_received` keeps a polling body up to
+    ``max_payload`` bytes. A body known to be larger (from its Content-Length, or once that
+    many bytes came) is answered at once: :meth:`post` runs early, so the refusal passes the
+    same checks as any POST, answers 413 and closes the session. The rest of the body is
+    then read and dropped, up to :attr:`max_discard` bytes, because closing a connection the
+    client is still writing to resets it, and the client may lose the answer (RFC 9112 §9.6).
     """
+
+    #: Bytes of an oversized polling body read and dropped after the 413; past them (or
+    #: past the server's body timeout) the connection is closed.
+    max_discard = 64 * 1024 * 1024
 
     server: EngineServer
     _conn: EngineConnection | None
@@ -135,6 +250,9 @@ class EngineIOHandler(WebSocketHandler):
         self._conn = None
         self._peer = None
         self._user: Identity = STANDALONE
+        self._body: PollingBody | None = None
+        self._early = False  # answering before the whole body has been read
+        self._answered = False  # that answer is written; the response ends with the body
 
     # -- hooks -----------------------------------------------------------------------------
     def authenticate(self) -> Identity:
@@ -156,11 +274,47 @@ class EngineIOHandler(WebSocketHandler):
     def set_default_headers(self) -> None:
         pass
 
-    def prepare(self) -> None:
-        # Polling bodies above max_payload are refused before Tornado buffers them whole.
-        connection: Any = self.request.connection
-        if self.request.method == "POST" and hasattr(connection, "set_max_body_size"):
-            connection.set_max_body_size(self.server.config.max_payload + 1)
+    async def check_request(self) -> None:
+        """Checks to run once the headers are in, before any of the body is read (raise
+        ``tornado.web.HTTPError`` or finish the response to refuse). The Jupyter extension
+        runs Jupyter's own ``prepare`` here: Host, identity, XSRF."""
+
+    async def prepare(self) -> None:
+        request = self.request
+        if request.method == "POST":
+            limit = self.server.config.max_payload
+            self._body = PollingBody(limit, declared_length(request.headers))
+            connection: Any = request.connection
+            if hasattr(connection, "set_max_body_size"):
+                # data_received enforces max_payload. Tornado's own limit would drop the
+                # connection without an answer and leave the session open.
+                connection.set_max_body_size(sys.maxsize)
+        await self.check_request()
+        if self._body is not None and self._body.too_large and not self._finished:
+            await self._answer_early()
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        body = self._body
+        if body is None:
+            return None  # Engine.IO sends no body with GET or OPTIONS: drop it
+        if body.feed(chunk):
+            return self._answer_early()
+        if body.too_large and body.dropped > self.max_discard and not self._finished:
+            self.finish()  # the 413 is out; ending the response closes the connection
+        return None
+
+    async def _answer_early(self) -> None:
+        """Answer an oversized POST before its body ends, through :meth:`post` (and so
+        through every check a subclass wraps around it)."""
+        self._early = True
+        try:
+            await self.post(*self.path_args, **self.path_kwargs)
+        except Exception as exc:
+            # Tornado turns exceptions from prepare into responses, not those from data_received.
+            self.log_exception(*sys.exc_info())
+            if not self._finished and not self._answered:
+                status = exc.status_code if isinstance(exc, web.HTTPError) else 500
+                self.send_error(status, exc_info=sys.exc_info())
 
     def options(self, *args: Any) -> None:
         """CORS preflight for cross-origin polling from allowed origins."""
@@ -208,6 +362,8 @@ class EngineIOHandler(WebSocketHandler):
             self._engine_error(exc)
 
     async def post(self, *args: Any, **kwargs: Any) -> None:
+        if self._answered:
+            return  # answered early; the body has now been read and the response ends
         try:
             transport = self._check_query()
             self._user = self.authenticate()
@@ -218,11 +374,14 @@ class EngineIOHandler(WebSocketHandler):
             if sid is None:
                 raise EngineError(BAD_HANDSHAKE_METHOD)
             conn = self._connection(sid)
-            if len(self.request.body) > self.server.config.max_payload:
+            received = self._body
+            if received is None or received.too_large:
+                limit = self.server.config.max_payload
+                log.info("closing %s: polling body larger than max_payload=%d", sid, limit)
                 conn.close("parse error")
-                raise EngineError(BAD_REQUEST, 413, "payload larger than max_payload")
+                raise EngineError(BAD_REQUEST, 413, f"body larger than max_payload={limit}")
             try:
-                body = self.request.body.decode("utf-8")
+                body = received.data().decode("utf-8")
             except UnicodeDecodeError:
                 conn.close("parse error")
                 raise EngineError(BAD_REQUEST, detail="payload is not UTF-8") from None
@@ -240,6 +399,9 @@ class EngineIOHandler(WebSocketHandler):
         conn = self._conn
         if conn is not None and self.ws_connection is None:
             conn.abort_poll()  # the client dropped a held GET
+        # WebSocketHandler's override skips RequestHandler's, which fails a streamed body's
+        # future: without it a POST whose client left mid-body would wait for ever.
+        web.RequestHandler.on_connection_close(self)
         super().on_connection_close()
 
     # -- WebSocket -------------------------------------------------------------------------
@@ -252,6 +414,9 @@ class EngineIOHandler(WebSocketHandler):
     @property
     def max_message_size(self) -> int:
         return self.server.config.max_payload
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        return masked_frames_only(self, super().get_websocket_protocol())
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         self._peer = peer = TornadoPeer(self)
@@ -332,13 +497,24 @@ class EngineIOHandler(WebSocketHandler):
         self.finish(payload.encode("utf-8"))
 
     def _engine_error(self, exc: EngineError) -> None:
-        if self._finished:
+        if self._finished or self._answered:
             return
         self.clear()
         self.set_status(exc.status)
         self._cors_headers()
         self.set_header("Content-Type", "application/json")
-        self.finish({"code": exc.code, "message": ERROR_MESSAGES[exc.code]})
+        payload = escape.utf8(
+            escape.json_encode({"code": exc.code, "message": ERROR_MESSAGES[exc.code]})
+        )
+        if not self._early or self.request.headers.get("Expect", "").lower() == "100-continue":
+            # (A client that waits for "100 Continue" sends no body after a final answer.)
+            self.finish(payload)
+            return
+        # Answer now, end the response once the body has been read (post() runs again).
+        self.set_header("Content-Length", str(len(payload)))
+        self.write(payload)
+        self.flush()
+        self._answered = True
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Uncaught errors (and Tornado's own 4xx) answer in Engine.IO's JSON shape too."""
