@@ -46,11 +46,11 @@ from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
 from ..transport.eio_connection import EngineServer
 from ..transport.kernel_link import KernelLinkMixin, kernel_identity
 from ..transport.tornado import (
-    BAD_REQUEST,
-    ERROR_MESSAGES,
     FORBIDDEN,
     EngineError,
     EngineIOHandler,
+    error_body,
+    error_status,
 )
 
 #: Keys the credential hashes of one server process (they never leave it).
@@ -158,13 +158,14 @@ class JupyterEngineIOBase(WebSocketMixin, EngineIOHandler, JupyterHandler):  # t
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors raised by Jupyter (403 from auth or XSRF, 404 from the Origin check) and
         uncaught ones answer in Engine.IO's JSON shape, not as Jupyter's HTML page."""
-        code = FORBIDDEN if status_code == 403 else BAD_REQUEST
+        status, code = error_status(status_code)
         detail = responses.get(status_code, "Error")
         exc_info = kwargs.get("exc_info")
         if exc_info is not None and isinstance(exc_info[1], web.HTTPError):
             detail = exc_info[1].log_message or exc_info[1].reason or detail
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish({"code": code, "message": ERROR_MESSAGES[code], "detail": detail})
+        self.finish(error_body(code, detail if status == status_code else None))
 
 
 class JupyterEngineIOHandler(JupyterEngineIOBase):

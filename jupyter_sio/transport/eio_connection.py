@@ -246,7 +246,10 @@ class EngineConnection:
             items = self.outbox.drain(config.max_payload, config.max_poll_packets)
             self._admit_stalled()
             if session.closed:
-                if not items or items[-1] is not CLOSE:
+                # The server closing says so; a client that closed (its POST of "1") gets
+                # its held GET back with a noop, as from Node's engine.io.
+                by_client = session.close_reason is CloseReason.TRANSPORT_CLOSE
+                if not by_client and (not items or items[-1] is not CLOSE):
                     items.append(CLOSE)
                 self._finish_close()
         finally:

@@ -12,6 +12,7 @@ closes its session. WebSocket frames from a client must be masked (:class:`Maske
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sys
@@ -21,7 +22,7 @@ from http.client import responses
 from typing import Any
 from urllib.parse import urlparse
 
-from tornado import escape, httputil, iostream, web
+from tornado import httputil, iostream, web
 from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
 from ..exceptions import RemoteProtocolError
@@ -503,9 +504,7 @@ class EngineIOHandler(WebSocketHandler):
         self.set_status(exc.status)
         self._cors_headers()
         self.set_header("Content-Type", "application/json")
-        payload = escape.utf8(
-            escape.json_encode({"code": exc.code, "message": ERROR_MESSAGES[exc.code]})
-        )
+        payload = error_body(exc.code)
         if not self._early or self.request.headers.get("Expect", "").lower() == "100-continue":
             # (A client that waits for "100 Continue" sends no body after a final answer.)
             self.finish(payload)
@@ -518,10 +517,28 @@ class EngineIOHandler(WebSocketHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Uncaught errors (and Tornado's own 4xx) answer in Engine.IO's JSON shape too."""
+        status, code = error_status(status_code)
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        code = FORBIDDEN if status_code == 403 else BAD_REQUEST
-        reason = responses.get(status_code, "Error")
-        self.finish({"code": code, "message": ERROR_MESSAGES[code], "detail": reason})
+        detail = None if status != status_code else responses.get(status_code, "Error")
+        self.finish(error_body(code, detail))
+
+
+def error_status(status_code: int) -> tuple[int, int]:
+    """The HTTP status and Engine.IO error code for an error Tornado or Jupyter raised: a
+    method other than GET/POST/OPTIONS (Tornado's 405) is 400 "Bad handshake method", as in
+    Node's engine.io."""
+    if status_code == 405:
+        return 400, BAD_HANDSHAKE_METHOD
+    return status_code, FORBIDDEN if status_code == 403 else BAD_REQUEST
+
+
+def error_body(code: int, detail: str | None = None) -> bytes:
+    """An Engine.IO error body, compact JSON as Node writes it."""
+    body: dict[str, Any] = {"code": code, "message": ERROR_MESSAGES[code]}
+    if detail is not None:
+        body["detail"] = detail
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def engineio_route(

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from .conftest import Running
 
+# A timeout well above a busy machine's scheduling delays: a live peer's pong may be late
+# by a second there, and must still count (the dead-peer tests only wait longer).
+pytestmark = pytest.mark.hub_settings(ping_interval=0.5, ping_timeout=3.0)
 
-async def wait_for_event(running: Running, event: tuple[str, str], limit: float = 10) -> None:
+
+async def wait_for_event(running: Running, event: tuple[str, str], limit: float = 30) -> None:
     async def poll() -> None:
         while event not in running.events:
             await asyncio.sleep(0.02)
@@ -40,7 +46,7 @@ async def test_live_websocket_peer_survives_many_heartbeats(running: Running) ->
     await ws.read_message()
     ws.write_message("40")
     await ws.read_message()
-    for _ in range(4):  # ping interval is 0.3 s: answer four pings
+    for _ in range(4):  # ping interval is 0.5 s: answer four pings
         assert await asyncio.wait_for(ws.read_message(), 5) == "2"
         ws.write_message("3")
     ws.write_message('42["echo","alive"]')
@@ -56,10 +62,13 @@ async def test_live_polling_peer_survives_heartbeats(running: Running) -> None:
     sid = await running.handshake()
     await running.post(sid, "40")
     assert (await running.poll(sid)).startswith("40{")
-    for _ in range(3):
-        payload = await running.poll(sid)  # held until the next ping
-        assert payload == "2"
-        assert (await running.post(sid, "3")).code == 200
+    pings = 0
+    while pings < 3:
+        payload = await running.poll(sid)  # held until the next ping (or the hold ends)
+        assert payload in ("2", "6"), payload
+        if payload == "2":
+            pings += 1
+            assert (await running.post(sid, "3")).code == 200
     assert running.events == []
     await running.post(sid, "1")
     await wait_for_event(running, ("disconnect", "transport close"))

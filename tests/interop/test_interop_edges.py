@@ -1,0 +1,60 @@
+"""Edge behaviour of the HTTP layer, raw, against both servers: jupyter_sio must answer
+exactly as Node's engine.io does (the same test runs against the reference server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def fetch(server, query: str, method: str = "GET", body: str | None = None
+                ) -> HTTPResponse:
+    return await AsyncHTTPClient().fetch(
+        f"{server.url}/socket.io/?{query}", method=method, body=body, raise_error=False,
+        request_timeout=30, allow_nonstandard_methods=True,
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+    )
+
+
+async def test_another_method_is_a_bad_handshake_method(server) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await fetch(server, "EIO=4&transport=polling", method, body="x")
+        assert response.code == 400, (method, response.code)
+        assert json.loads(response.body) == {"code": 2, "message": "Bad handshake method"}
+
+
+async def test_error_bodies_are_compact_json(server) -> None:
+    response = await fetch(server, "EIO=4&transport=polling&sid=nope")
+    assert response.code == 400
+    assert response.body == b'{"code":1,"message":"Session ID unknown"}'
+
+
+async def test_a_client_that_closes_gets_a_noop_on_its_held_get(server) -> None:
+    # The GET must be held when the close arrives, which no client can see from outside:
+    # give it a moment (answering heartbeats meanwhile), and start over if the close still
+    # came first.
+    query = ""
+    for _ in range(20):
+        if not query:
+            opened = await fetch(server, "EIO=4&transport=polling")
+            query = f"EIO=4&transport=polling&sid={json.loads(opened.body.decode()[1:])['sid']}"
+        held = asyncio.ensure_future(fetch(server, query))
+        await asyncio.sleep(0.2)
+        if held.done():
+            assert held.result().body == b"2", held.result().body  # a ping: answer it
+            assert (await fetch(server, query, "POST", "3")).code == 200
+            continue
+        closing = await fetch(server, query, "POST", "1")
+        assert closing.code == 200
+        answer = await asyncio.wait_for(held, 30)
+        if answer.body == b"2":
+            query = ""  # a ping was on its way: the GET was not held when the close came
+            continue
+        assert (answer.code, answer.body) == (200, b"6")
+        return
+    raise AssertionError("the GET was never held when the close arrived")
