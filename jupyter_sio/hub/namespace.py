@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..exceptions import ConnectionRefused
@@ -24,6 +24,8 @@ H = TypeVar("H", bound=Callable[..., Any])
 Middleware = Callable[["Socket", dict[str, Any]], Any]
 M = TypeVar("M", bound=Middleware)
 NamespaceMatcher = str | re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
+#: steps of a hub operation that run synchronously until one yields an awaitable
+Steps = Generator[Awaitable[Any], Any, None]
 
 #: Events that are the socket's lifecycle, not messages from the client.
 LIFECYCLE = ("connect", "disconnect")
@@ -126,25 +128,28 @@ class Namespace:
         """The ``"*"`` handler: events nobody else handles, as ``(socket, event, *args)``."""
         return self.handlers.events.get(CATCH_ALL)
 
-    async def run_middleware(self, socket: Socket, auth: dict[str, Any]) -> None:
-        """Run connect middleware in order; any of them raises to refuse."""
+    def middleware_steps(self, socket: Socket, auth: dict[str, Any]) -> Steps:
+        """Run connect middleware in order (any of them raises to refuse), yielding what
+        an async one returns for the caller to await (see ``Client._admit``)."""
         for middleware in self.handlers.middleware:
             result = middleware(socket, auth)
             if inspect.isawaitable(result):
-                await result
+                yield result
 
-    async def run_connect_handler(self, socket: Socket, auth: dict[str, Any]) -> None:
+    def connect_steps(self, socket: Socket, auth: dict[str, Any]) -> Steps:
         """Run the ``connect`` handler; raising or returning ``False`` refuses."""
         handler = self.handlers.events.get("connect")
         if handler is not None:
             result = _call_connect(handler, socket, auth)
             if inspect.isawaitable(result):
-                result = await result
+                result = yield result
             if result is False:
                 raise ConnectionRefused("Connection refused by the server")
 
     def add(self, socket: Socket) -> None:
         self.sockets[socket.id] = socket
+        if self.hub.monitor is not None:
+            self.hub.monitor.on_socket_connected(socket)
         self.adapter.add_all(socket.id, (socket.id,))
 
     def remove(self, socket: Socket, reason: str) -> None:
@@ -152,6 +157,8 @@ class Namespace:
         rooms = set(self.adapter.rooms_of(socket.id))
         self.adapter.delete_all(socket.id)
         self.sockets.pop(socket.id, None)
+        if self.hub.monitor is not None:
+            self.hub.monitor.on_socket_disconnected(socket, reason)
         for hook in self.hub.closed_hooks:
             try:
                 hook(socket, rooms)

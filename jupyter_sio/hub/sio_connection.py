@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,6 +17,7 @@ from .namespace_socket import Holding, Socket, SocketState
 
 if TYPE_CHECKING:
     from .hub import Hub
+    from .namespace import Steps
 
 log = logging.getLogger("jupyter_sio.hub")
 
@@ -115,6 +118,8 @@ class Client:
 
     def on_message(self, data: str | bytes) -> None:
         """An Engine.IO MESSAGE arrived (text, or one binary attachment)."""
+        if self.hub.monitor is not None:
+            self.hub.monitor.on_packet_in(len(data))
         try:
             packet = self.decoder.feed(data)
         except (RemoteProtocolError, PayloadTooLarge) as exc:
@@ -190,9 +195,34 @@ class Client:
             return
         auth = packet.data if isinstance(packet.data, dict) else {}
         self._admitting.add(name)
-        self.hub.spawn(self._admit(Socket(namespace, self, auth), auth))
+        self._run(self._admit(Socket(namespace, self, auth), auth))
 
-    async def _admit(self, socket: Socket, auth: dict[str, Any]) -> None:
+    def _run(self, steps: Steps, value: Any = None, error: BaseException | None = None) -> None:
+        """Drive ``steps`` synchronously; from the first awaitable it yields on, in a task.
+
+        A namespace without async middleware or connect handler answers a CONNECT at once,
+        as Node does, so a long-poll GET held meanwhile carries the answer (and the
+        official client's ``connect`` fires on polling, before any upgrade).
+        """
+        while True:
+            try:
+                awaitable = steps.send(value) if error is None else steps.throw(error)
+            except StopIteration:
+                return
+            if inspect.isawaitable(awaitable):
+                self.hub.spawn(self._resume(steps, awaitable))
+                return
+            value, error = awaitable, None
+
+    async def _resume(self, steps: Steps, awaitable: Awaitable[Any]) -> None:
+        try:
+            value = await awaitable
+        except Exception as exc:
+            self._run(steps, error=exc)
+            return
+        self._run(steps, value)
+
+    def _admit(self, socket: Socket, auth: dict[str, Any]) -> Steps:
         """Middleware, then registration, then the connect handler, then CONNECT.
 
         Until middleware accepts, the socket is in no room and gets no packet (as in
@@ -202,13 +232,13 @@ class Client:
         """
         namespace = socket.namespace
         try:
-            await namespace.run_middleware(socket, auth)
+            yield from namespace.middleware_steps(socket, auth)
             if self._closed:
                 return
             socket._enter(SocketState.CONNECTED)
             self.sockets[namespace.name] = socket
             namespace.add(socket)
-            await namespace.run_connect_handler(socket, auth)
+            yield from namespace.connect_steps(socket, auth)
         except (ConnectionRefused, ConnectionRefusedError) as exc:
             message, data = _refusal(exc)
             self._unregister(socket)

@@ -88,6 +88,7 @@ class EngineSession:
         "next_ping_at",
         "polling_active",
         "pong_deadline",
+        "probe_answered",
         "probe_deadline",
         "sid",
         "state",
@@ -103,6 +104,8 @@ class EngineSession:
         self.next_ping_at = now + config.ping_interval
         self.pong_deadline: float | None = None
         self.probe_deadline: float | None = None
+        #: "3probe" went out: the client pauses polling, a GET meanwhile is not held
+        self.probe_answered = False
         self.polling_active = False
 
     # -- handshake -------------------------------------------------------------------------
@@ -187,16 +190,19 @@ class EngineSession:
         if self.state is SessionState.UPGRADING:
             self.state = SessionState.OPEN
         self.probe_deadline = None
+        self.probe_answered = False
 
     def receive_probe(self, packet: EnginePacket) -> Event:
         """A packet on the probe WebSocket: ``2probe`` then ``5``; anything else aborts."""
         if self.state is SessionState.UPGRADING:
             if packet.type is EnginePacketType.PING and packet.data == _PROBE:
+                self.probe_answered = True
                 return ProbeReply()
             if packet.type is EnginePacketType.UPGRADE:
                 self.state = SessionState.OPEN
                 self.transport = Transport.WEBSOCKET
                 self.probe_deadline = None
+                self.probe_answered = False
                 return Upgraded()
         self.abort_probe()
         raise RemoteProtocolError(

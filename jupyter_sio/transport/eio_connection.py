@@ -232,7 +232,7 @@ class EngineConnection:
         session = self.session
         session.begin_poll()
         try:
-            if not self.outbox and not session.closed:
+            if not self.outbox and not session.closed and not session.probe_answered:
                 loop = asyncio.get_running_loop()
                 self._poll = loop.create_future()
                 try:
@@ -326,9 +326,11 @@ class EngineConnection:
             return
         if isinstance(event, ProbeReply):
             ws.write_text("3probe")
-            # Release the held GET so the client can pause polling and send "5".
-            self.outbox.push_control(NOOP)
-            self._wake()
+            # Release a held GET so the client can pause polling and send "5" (a GET that
+            # comes later is answered at once, see poll); nothing goes on the WebSocket.
+            if self._poll is not None:
+                self.outbox.push_control(NOOP)
+                self._wake()
         elif isinstance(event, Upgraded):
             self.ws, self._probe = ws, None
             self._wake()  # a GET still held returns (with a noop) and the client stops polling

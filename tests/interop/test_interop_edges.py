@@ -8,6 +8,7 @@ import json
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.websocket import websocket_connect
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -58,3 +59,42 @@ async def test_a_client_that_closes_gets_a_noop_on_its_held_get(server) -> None:
         assert (answer.code, answer.body) == (200, b"6")
         return
     raise AssertionError("the GET was never held when the close arrived")
+
+
+async def test_the_connect_answer_rides_the_held_get(server) -> None:
+    """A CONNECT is answered at once (no async middleware here), so a GET held meanwhile
+    carries it, as from Node, and the official client's ``connect`` can fire on polling."""
+    opened = await fetch(server, "EIO=4&transport=polling")
+    query = f"EIO=4&transport=polling&sid={json.loads(opened.body.decode()[1:])['sid']}"
+    for _ in range(20):
+        held = asyncio.ensure_future(fetch(server, query))
+        await asyncio.sleep(0.2)
+        if not held.done():
+            break
+        assert held.result().body == b"2"  # a ping: answer it and hold another GET
+        await fetch(server, query, "POST", "3")
+    assert (await fetch(server, query, "POST", "40")).code == 200
+    answer = await asyncio.wait_for(held, 30)
+    assert answer.body.startswith(b"40{"), answer.body
+
+
+async def test_no_noop_reaches_the_websocket_after_an_upgrade(server) -> None:
+    """Node releases a held GET with a noop when the probe comes, and writes none on the new
+    WebSocket; the first thing after "5" is the answer to the next request."""
+    opened = await fetch(server, "EIO=4&transport=polling")
+    sid = json.loads(opened.body.decode()[1:])["sid"]
+    query = f"EIO=4&transport=polling&sid={sid}"
+    assert (await fetch(server, query, "POST", "40")).code == 200
+    assert (await fetch(server, query)).body.startswith(b"40{")
+    ws = await websocket_connect(f"ws://{server.host}:{server.port}/socket.io/"
+                                 f"?EIO=4&transport=websocket&sid={sid}")
+    try:
+        await ws.write_message("2probe")
+        assert await asyncio.wait_for(ws.read_message(), 30) == "3probe"
+        await ws.write_message("5")
+        await ws.write_message('421["echo","upgraded"]')
+        while (message := await asyncio.wait_for(ws.read_message(), 30)) == "2":
+            await ws.write_message("3")
+        assert message == '431["upgraded"]'
+    finally:
+        ws.close()
