@@ -202,7 +202,7 @@ class KernelPeer:
                 return None
             try:
                 blocked = actions[frame.kind](frame)
-            except (SioError, LookupError, TypeError, ValueError) as exc:
+            except (SioError, LookupError, TypeError, ValueError, ArithmeticError) as exc:
                 self._failed(frame, exc)
                 continue
             if blocked is not None:
@@ -276,6 +276,8 @@ class KernelPeer:
             for room in opts.rooms:
                 adapter.retain(room, key, packet, retain)
         check_size(packet, self.hub.config.max_buffer_bytes)
+        if self.hub.monitor is not None:
+            self.hub.monitor.on_event_sent(namespace, adapter.select(opts), packet)
         delivery = all_delivered(adapter.broadcast(packet, opts))
         return None if delivery is DONE else delivery
 

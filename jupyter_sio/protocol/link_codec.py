@@ -48,11 +48,13 @@ WebSocket message. Frames (kernel → hub / hub → kernel):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from ..exceptions import LocalProtocolError, PayloadTooLarge, RemoteProtocolError
+from .sio_codec import MAX_DEPTH, json_too_deep, refuse_constant
 
 #: Version of the link protocol, checked in ``hello``.
 LINK_VERSION = 1
@@ -127,6 +129,32 @@ FROM_HUB = frozenset(
 _KINDS = {k.value: k for k in LinkKind}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
+#: Headers longer than this are parsed every time, never cached (bounds the cache's memory).
+MAX_CACHED_HEADER = 1024
+_INT64 = range(-(2**63), 2**63)
+
+
+def _header_float(text: str) -> float:
+    """``1e999`` parses as infinity, which ``int()`` in a handler turns into OverflowError."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise RemoteProtocolError(f"link header number {text[:40]} is out of range")
+    return value
+
+
+def _header_int(text: str) -> int:
+    """Header integers are ids, counts and offsets: 64 bits (``float()`` of more overflows)."""
+    value = int(text)
+    if value not in _INT64:
+        raise RemoteProtocolError(f"link header integer {text[:40]} is out of range")
+    return value
+
+
+# Only small numbers parse through these hooks: headers are a few fields, and cached.
+_parse_header = json.JSONDecoder(
+    parse_constant=refuse_constant, parse_float=_header_float, parse_int=_header_int
+).decode
+
 
 @dataclass(frozen=True, slots=True)
 class LinkFrame:
@@ -142,11 +170,15 @@ class LinkFrame:
 
 
 def encode_header(header: dict[str, Any]) -> str:
-    """Compact JSON of a header (raises TypeError for what JSON cannot hold)."""
+    """Compact JSON of a header (raises TypeError for what JSON cannot hold, or for nesting
+    the other side's decoder refuses)."""
     try:
-        return _dumps(header)
-    except (TypeError, ValueError) as exc:
+        text = _dumps(header)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise TypeError(f"link header cannot be encoded: {exc}") from None
+    if json_too_deep(text):
+        raise TypeError(f"link header nests deeper than MAX_DEPTH ({MAX_DEPTH}) levels")
+    return text
 
 
 def encode_frame(kind: LinkKind, header: str | dict[str, Any], payload: str | None = None) -> str:
@@ -164,11 +196,26 @@ def join_frames(frames: list[str]) -> str:
     return FRAME_SEPARATOR.join(frames)
 
 
+def parse_header(text: str) -> dict[str, Any]:
+    """A frame header, strictly: a JSON object without ``NaN``/``Infinity``, numbers that
+    fit 64 bits / a float, nesting at most :data:`MAX_DEPTH`; else RemoteProtocolError."""
+    try:
+        header = _parse_header(text)
+    except (ValueError, RecursionError):
+        raise RemoteProtocolError(f"link frame header is not JSON: {text[:40]!r}") from None
+    if not isinstance(header, dict):
+        raise RemoteProtocolError("link frame header must be a JSON object")
+    if json_too_deep(text):
+        raise RemoteProtocolError(f"link frame header nests deeper than {MAX_DEPTH} levels")
+    return header
+
+
 class HeaderCache:
     """Parsed headers by their text: a loop of emits repeats one header, parsed once.
 
-    Bounded: past ``size`` entries it starts again (a peer sending ever-new headers costs
-    one parse each, never unbounded memory)."""
+    Bounded: past ``size`` entries it starts again, and only headers up to
+    :data:`MAX_CACHED_HEADER` characters are kept (a peer sending ever-new or huge headers
+    costs one parse each, never unbounded memory)."""
 
     __slots__ = ("_parsed", "size")
 
@@ -179,13 +226,9 @@ class HeaderCache:
     def parse(self, text: str) -> dict[str, Any]:
         header = self._parsed.get(text)
         if header is None:
-            try:
-                header = json.loads(text)
-            except (ValueError, RecursionError):
-                raise RemoteProtocolError(f"link frame header is not JSON: {text[:40]!r}") from None
-            if not isinstance(header, dict):
-                raise RemoteProtocolError("link frame header must be a JSON object")
-            if '"id":' not in text:  # a request's header is never seen again
+            header = parse_header(text)
+            # a request's header is never seen again
+            if len(text) <= MAX_CACHED_HEADER and '"id":' not in text:
                 if len(self._parsed) >= self.size:
                     self._parsed.clear()
                 self._parsed[text] = header
@@ -256,11 +299,10 @@ class LinkDecoder:
         ]
 
     def _feed_text(self, message: str) -> list[LinkFrame]:
+        count = message.count(FRAME_SEPARATOR) + 1  # counted before anything is allocated
+        if count > self.max_frames:
+            raise PayloadTooLarge(f"link message holds {count} frames; at most {self.max_frames}")
         lines = message.split(FRAME_SEPARATOR)
-        if len(lines) > self.max_frames:
-            raise PayloadTooLarge(
-                f"link message holds {len(lines)} frames; at most {self.max_frames}"
-            )
         frames: list[LinkFrame] = []
         last = len(lines) - 1
         parse = self._cache.parse

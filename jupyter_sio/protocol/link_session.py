@@ -15,6 +15,7 @@ kernel treats a hub that sent nothing (not even a ping) for as long as dead and 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -59,17 +60,40 @@ class Welcome:
 
     @classmethod
     def from_header(cls, header: dict[str, Any]) -> Welcome:
+        """The welcome a hub sent; RemoteProtocolError unless every field has its type (a
+        ``"nan"`` interval would disable the heartbeat, ``1e999`` overflow ``int()``)."""
         try:
+            rooms = header.get("rooms", [])
+            if not isinstance(rooms, list):
+                raise TypeError("rooms is not a list")
             return cls(
-                sid=str(header["sid"]),
-                max_payload=int(header["max_payload"]),
-                max_message=int(header["max_message"]),
-                ping_interval=float(header["ping_interval"]),
-                ping_timeout=float(header["ping_timeout"]),
-                rooms=tuple((str(ns), str(room)) for ns, room in header.get("rooms", [])),
+                sid=_text(header["sid"]),
+                max_payload=_size(header["max_payload"]),
+                max_message=_size(header["max_message"]),
+                ping_interval=_seconds(header["ping_interval"]),
+                ping_timeout=_seconds(header["ping_timeout"]),
+                rooms=tuple((_text(ns), _text(room)) for ns, room in rooms),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise RemoteProtocolError(f"invalid welcome frame: {exc!r}") from None
+            raise RemoteProtocolError(f"invalid welcome frame: {exc!r}"[:200]) from None
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _size(value: Any) -> int:
+    if type(value) is not int or value <= 0:
+        raise ValueError(f"expected a positive integer, got {type(value).__name__}")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if type(value) not in (int, float) or not 0 < value < math.inf:
+        raise ValueError(f"expected a positive finite number of seconds, got {value!r:.40}")
+    return float(value)
 
 
 class _Session:
@@ -118,7 +142,7 @@ class LinkServerSession(_Session):
             if self.state is not LinkState.AWAITING_HELLO:
                 raise RemoteProtocolError("hello on an open link")
             version = frame.header.get("v")
-            if version != LINK_VERSION:
+            if type(version) is not int or version != LINK_VERSION:  # not True, not 1.0
                 raise RemoteProtocolError(
                     f"kernel link version {version!r} unsupported (this hub speaks {LINK_VERSION})"
                 )

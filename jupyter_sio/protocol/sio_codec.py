@@ -9,6 +9,14 @@ by ``{"_placeholder": true, "num": i}`` and sent as separate binary Engine.IO me
 after the text packet (types BINARY_EVENT / BINARY_ACK). The receiving side collects exactly
 that many attachments before it has a packet; :class:`PacketDecoder` caps how many it will
 wait for (socket.io-parser added the same cap as a security fix, see socket.io#5504).
+
+Hostile input (the hardening issue, found by fuzzing): every JSON document a peer sends is
+decoded strictly. ``NaN``/``Infinity`` are refused (``JSON.parse`` refuses them too, and a
+reply holding them cannot be encoded); nesting deeper than :data:`MAX_DEPTH` is refused (it
+raised ``RecursionError`` in the recursive walks); each binary attachment may be referenced
+by one placeholder only (one 560 KB packet naming one attachment 2,000 times made a 1 GB
+reply). All of it raises :class:`RemoteProtocolError`. The encoders refuse the same depth
+with a ``TypeError``, so what we send our own decoders accept.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from itertools import accumulate
+from typing import Any, NoReturn
 
 from ..exceptions import LocalProtocolError, PayloadTooLarge, RemoteProtocolError
 
@@ -45,8 +54,86 @@ _BINARY_OF = {
 _PLAIN_OF = {v: k for k, v in _BINARY_OF.items()}
 _BINARY_TYPES = (bytes, bytearray, memoryview)
 
+#: Arrays/objects a packet's JSON may nest (the event array itself is one level). Real data
+#: nests a handful of levels; 100 leaves room for deep documents and stays far below the
+#: ~1,000 Python frames where the C JSON codec and the walks here raise RecursionError.
+MAX_DEPTH = 100
+
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-_loads = json.loads
+_TOO_DEEP = (
+    f"cannot send this data as JSON: it nests deeper than MAX_DEPTH ({MAX_DEPTH}) "
+    "arrays/objects (or is circular)"
+)
+
+
+def refuse_constant(name: str) -> NoReturn:
+    """``parse_constant`` hook: ``NaN``/``Infinity`` are not JSON. The C scanner calls it only
+    when such a token appears, so it costs nothing otherwise."""
+    raise RemoteProtocolError(f"{name} is not valid JSON (JSON.parse refuses it)")
+
+
+_loads = json.JSONDecoder(parse_constant=refuse_constant).decode
+
+# The structure of a JSON text with strings taken out, at C speed on the UTF-8 bytes (no
+# multi-byte sequence holds an ASCII byte): brackets become "(" / ")", quotes stay to find
+# the strings, every other byte goes.
+_MARKS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_MARKS = bytes(sorted(set(range(256)) - set(b'[]{}"')))
+_STEP = tuple(1 if b == ord("(") else -1 if b == ord(")") else 0 for b in range(256))
+_PEEL_PASSES = 8
+
+
+def _marks(text: str) -> bytes:
+    """The brackets and string quotes of valid JSON ``text``, escaped quotes dropped."""
+    data = text.encode("utf-8", "surrogatepass")
+    # (memchr for a backslash first: a two-byte search is ten times slower)
+    if b"\\" in data and b'\\"' in data:  # else every quote delimits a string
+        # "\\" pairs go first, so a backslash left starts an escape and "\"" is a quote
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return data.translate(_MARKS, _NOT_MARKS)
+
+
+def _depth_of_marks(marks: bytes) -> int:
+    """Strings out (what lies between quotes), then each ``replace`` pass peels the innermost
+    level; past a few passes (rare, deep data) a running sum measures the rest linearly."""
+    marks = marks.replace(b'""', b"")
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[::2])
+    depth = 0
+    while marks and depth < _PEEL_PASSES:
+        marks = marks.replace(b"()", b"")
+        depth += 1
+    if marks:
+        depth += max(accumulate(map(_STEP.__getitem__, marks)))
+    return depth
+
+
+def json_depth(text: str) -> int:
+    """How deep valid JSON ``text`` nests arrays/objects: linear, C speed, no recursion."""
+    return _depth_of_marks(_marks(text))
+
+
+def json_too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether valid JSON ``text`` nests deeper than ``limit``: one ``len()`` for short
+    texts (depth d needs 2d characters), else the bracket count bounds it, and only texts
+    with more than ``limit`` brackets are measured."""
+    if len(text) <= 2 * limit:
+        return False
+    marks = _marks(text)
+    return len(marks) - marks.count(b'"') > limit and _depth_of_marks(marks) > limit
+
+
+def loads(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """JSON from a peer, strictly: RemoteProtocolError for invalid JSON, ``NaN``/``Infinity``
+    or nesting deeper than ``max_depth``. The C scanner does the work; the depth check
+    costs one ``len()`` for short texts."""
+    try:
+        data = _loads(text)
+    except (ValueError, RecursionError):
+        raise RemoteProtocolError("invalid JSON in Socket.IO packet") from None
+    if json_too_deep(text, max_depth):
+        raise RemoteProtocolError(f"JSON in Socket.IO packet nests deeper than {max_depth} levels")
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +151,44 @@ class SocketPacket:
 
 
 def dumps(data: Any) -> str:
-    """Compact JSON as JavaScript's ``JSON.stringify`` writes it (UTF-8, no spaces)."""
+    """Compact JSON as JavaScript's ``JSON.stringify`` writes it (UTF-8, no spaces).
+
+    Raises TypeError for what JSON cannot hold, ``NaN``/``Infinity`` and data nested deeper
+    than :data:`MAX_DEPTH` (never RecursionError): the emitter's bug, told at once.
+    """
     try:
-        return _dumps(data)
+        text = _dumps(data)
+    except RecursionError:
+        raise TypeError(_TOO_DEEP) from None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"cannot send this data as JSON: {exc}") from None
+    if json_too_deep(text):
+        raise TypeError(_TOO_DEEP)
+    return text
+
+
+def _encode_body(data: Any, attachments: list[bytes]) -> str:
+    """The JSON of a packet's data, binary values moved to ``attachments``.
+
+    The C JSON encoder refuses bytes with a TypeError, so it runs first; the data is walked
+    for binary attachments only when it has to be.
+    """
+    try:
+        text = _dumps(data)
+    except (TypeError, ValueError, RecursionError):
+        return dumps(deconstruct(data, attachments))
+    if json_too_deep(text):
+        raise TypeError(_TOO_DEEP)
+    return text
 
 
 def encode_event_packet(
     namespace: str, data: list[Any] | tuple[Any, ...], ack_id: int | None = None
 ) -> tuple[str, list[bytes]]:
-    """An EVENT packet ``[event, *args]``, the hot path of every emit (no packet object).
-
-    The C JSON encoder refuses bytes with a TypeError, so it runs first; the data is
-    walked for binary attachments only when it has to be.
-    """
+    """An EVENT packet ``[event, *args]``, the hot path of every emit (no packet object)."""
     attachments: list[bytes] = []
-    try:
-        body = _dumps(data)
-        prefix = "2"
-    except (TypeError, ValueError):
-        body = dumps(deconstruct(data, attachments))
-        prefix = f"5{len(attachments)}-" if attachments else "2"
+    body = _encode_body(data, attachments)
+    prefix = f"5{len(attachments)}-" if attachments else "2"
     if namespace != "/":
         prefix += namespace + ","
     if ack_id is not None:
@@ -97,14 +200,7 @@ def encode_packet(packet: SocketPacket) -> tuple[str, list[bytes]]:
     """Encode a packet into its text part and the list of binary attachments."""
     data = packet.data
     attachments: list[bytes] = []
-    body = None
-    if data is not None:
-        # Fast path: most data holds no binary value, and the C encoder refuses bytes with
-        # a TypeError, so try it first and walk the data for attachments only then.
-        try:
-            body = _dumps(data)
-        except (TypeError, ValueError):
-            body = dumps(deconstruct(data, attachments))
+    body = None if data is None else _encode_body(data, attachments)
     ptype = packet.type
     if attachments:
         ptype = _BINARY_OF.get(ptype, ptype)
@@ -126,35 +222,83 @@ def deconstruct(data: Any, attachments: list[bytes]) -> Any:
     """Replace binary values with placeholders, appending them to ``attachments``.
 
     Returns ``data`` itself (no copy) when it holds no binary value, the common case.
+    Raises TypeError past :data:`MAX_DEPTH` levels (a placeholder is one), so deep or
+    circular data never recurses without bound.
     """
+    try:
+        return _deconstruct(data, attachments, MAX_DEPTH)
+    except RecursionError:  # only if the caller's own stack is nearly full
+        raise TypeError(_TOO_DEEP) from None
+
+
+def _deconstruct(data: Any, attachments: list[bytes], room: int) -> Any:
+    """:func:`deconstruct` with ``room`` levels of nesting left."""
     if isinstance(data, _BINARY_TYPES):
+        if not room:
+            raise TypeError(_TOO_DEEP)
         attachments.append(bytes(data))
         return {"_placeholder": True, "num": len(attachments) - 1}
     if isinstance(data, (list, tuple)):
-        out = [deconstruct(item, attachments) for item in data]
+        if not room:
+            raise TypeError(_TOO_DEEP)
+        out = [_deconstruct(item, attachments, room - 1) for item in data]
         if isinstance(data, list) and all(a is b for a, b in zip(out, data, strict=True)):
             return data
         return out
     if isinstance(data, dict):
-        new = {key: deconstruct(value, attachments) for key, value in data.items()}
+        if not room:
+            raise TypeError(_TOO_DEEP)
+        new = {key: _deconstruct(value, attachments, room - 1) for key, value in data.items()}
         if all(new[key] is value for key, value in data.items()):
             return data
         return new
     return data
 
 
-def reconstruct(data: Any, attachments: list[bytes]) -> Any:
-    """Put attachments back where their placeholders are."""
+def reconstruct(data: Any, attachments: list[bytes], *, max_depth: int = MAX_DEPTH) -> Any:
+    """Put attachments back where their placeholders are.
+
+    Placeholders are checked as socket.io-parser does, and more strictly: exactly
+    ``{"_placeholder": true, "num": <index>}``, each attachment named at most once (clients
+    give every binary value its own index), nesting at most ``max_depth`` levels.
+    """
+    try:
+        return _reconstruct(data, attachments, set(), max_depth)
+    except RecursionError:  # only if the caller's own stack is nearly full
+        raise RemoteProtocolError(f"binary packet nests deeper than {max_depth} levels") from None
+
+
+def _reconstruct(data: Any, attachments: list[bytes], used: set[int], room: int) -> Any:
+    """:func:`reconstruct` with ``room`` levels left and the attachment indexes ``used``."""
     if isinstance(data, list):
-        return [reconstruct(item, attachments) for item in data]
+        if not room:
+            raise RemoteProtocolError("binary packet nests too deep")
+        return [_reconstruct(item, attachments, used, room - 1) for item in data]
     if isinstance(data, dict):
-        if data.get("_placeholder") is True and "num" in data:
-            num = data["num"]
-            if type(num) is not int or not 0 <= num < len(attachments):
-                raise RemoteProtocolError(f"binary placeholder {num!r} has no attachment")
-            return attachments[num]
-        return {key: reconstruct(value, attachments) for key, value in data.items()}
+        if not room:
+            raise RemoteProtocolError("binary packet nests too deep")
+        if data.get("_placeholder") is True:
+            return _attachment(data, attachments, used)
+        return {
+            key: _reconstruct(value, attachments, used, room - 1) for key, value in data.items()
+        }
     return data
+
+
+def _attachment(placeholder: dict[str, Any], attachments: list[bytes], used: set[int]) -> bytes:
+    """The attachment a placeholder names; RemoteProtocolError unless it is one unused index."""
+    num = placeholder.get("num")
+    if type(num) is not int or len(placeholder) != 2:
+        raise RemoteProtocolError(
+            f"invalid binary placeholder: keys {sorted(placeholder)[:4]}, num of type "
+            f"{type(num).__name__}"
+        )
+    if not 0 <= num < len(attachments):
+        raise RemoteProtocolError(f"binary placeholder {num} has no attachment")
+    if num in used:
+        raise RemoteProtocolError(f"binary placeholder {num} is referenced twice")
+    used.add(num)
+    return attachments[num]
 
 
 _TYPE_OF_CHAR = {str(int(t)): t for t in SocketPacketType}
@@ -162,7 +306,7 @@ _ASCII_DIGITS = frozenset("0123456789")  # str.isdigit() also accepts "²" and "
 MAX_ACK_ID_DIGITS = 15
 
 
-def _decode_text(text: str) -> tuple[SocketPacket, int]:
+def _decode_text(text: str, max_depth: int = MAX_DEPTH) -> tuple[SocketPacket, int]:
     """Parse the text part of a packet; returns the packet and its attachment count."""
     ptype = _TYPE_OF_CHAR.get(text[:1])
     if ptype is None:
@@ -188,12 +332,7 @@ def _decode_text(text: str) -> tuple[SocketPacket, int]:
         if pos - start > MAX_ACK_ID_DIGITS:
             raise RemoteProtocolError("ack id too long")
     ack_id = int(text[start:pos]) if pos > start else None
-    data = None
-    if pos < end:
-        try:
-            data = _loads(text[pos:])
-        except (ValueError, RecursionError):
-            raise RemoteProtocolError("invalid JSON in Socket.IO packet") from None
+    data = None if pos == end else loads(text[pos:], max_depth=max_depth)
     _check_payload(ptype, data)
     ptype = _PLAIN_OF.get(ptype, ptype)
     return SocketPacket(ptype, namespace, data, ack_id), attachments
@@ -226,15 +365,28 @@ class PacketDecoder:
     """Turns Engine.IO messages into Socket.IO packets, assembling binary attachments.
 
     Feed every inbound Engine.IO MESSAGE (text or bytes) to :meth:`feed`; it returns a
-    packet once one is complete, else ``None``. Limits: ``max_attachments`` per packet and
-    ``max_bytes`` of attachments buffered for one packet.
+    packet once one is complete, else ``None``. Limits: ``max_attachments`` per packet,
+    ``max_bytes`` of attachments buffered for one packet, ``max_depth`` levels of JSON
+    nesting (keep it at most :data:`MAX_DEPTH`, or decoded data may not encode again).
+    Whatever the input, :meth:`feed` raises only RemoteProtocolError or PayloadTooLarge.
     """
 
-    __slots__ = ("_attachments", "_expected", "_pending", "_size", "max_attachments", "max_bytes")
+    __slots__ = (
+        "_attachments",
+        "_expected",
+        "_pending",
+        "_size",
+        "max_attachments",
+        "max_bytes",
+        "max_depth",
+    )
 
-    def __init__(self, *, max_attachments: int = 10, max_bytes: int = 1_000_000) -> None:
+    def __init__(
+        self, *, max_attachments: int = 10, max_bytes: int = 1_000_000, max_depth: int = MAX_DEPTH
+    ) -> None:
         self.max_attachments = max_attachments
         self.max_bytes = max_bytes
+        self.max_depth = max_depth
         self._pending: SocketPacket | None = None
         self._attachments: list[bytes] = []
         self._expected = 0
@@ -263,7 +415,7 @@ class PacketDecoder:
         if isinstance(message, str):
             if self._pending is not None:
                 raise RemoteProtocolError("text packet received while binary attachments were due")
-            packet, count = _decode_text(message)
+            packet, count = _decode_text(message, self.max_depth)
             if count == 0:
                 return packet
             if count > self.max_attachments:
@@ -284,6 +436,5 @@ class PacketDecoder:
             return None
         packet, attachments = self._pending, self._attachments
         self._pending, self._attachments, self._size = None, [], 0
-        return SocketPacket(
-            packet.type, packet.namespace, reconstruct(packet.data, attachments), packet.id
-        )
+        data = reconstruct(packet.data, attachments, max_depth=self.max_depth)
+        return SocketPacket(packet.type, packet.namespace, data, packet.id)

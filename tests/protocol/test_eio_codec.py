@@ -135,3 +135,15 @@ def test_binary_part_is_standard_base64(data: bytes) -> None:
     part = encode_payload_part(data)
     assert part[0] == "b"
     assert base64.b64decode(part[1:], validate=True) == data
+
+
+# -- hostile payloads (hardening issue) ------------------------------------------------------
+def test_a_body_of_separators_is_refused_before_it_is_split() -> None:
+    with pytest.raises(RemoteProtocolError, match="more than 10000 packets"):
+        decode_payload(RECORD_SEPARATOR * 1_000_000)
+
+
+@pytest.mark.parametrize("body", ["bé", "b\ud800", "b\x00", "4a\x1eb\u0661\u0662"])
+def test_non_ascii_base64_is_a_remote_error(body: str) -> None:
+    with pytest.raises(RemoteProtocolError, match="base64"):
+        decode_payload(body)

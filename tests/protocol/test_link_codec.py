@@ -12,13 +12,17 @@ from jupyter_sio.exceptions import LocalProtocolError, PayloadTooLarge, RemotePr
 from jupyter_sio.protocol.link_codec import (
     FROM_HUB,
     FROM_KERNEL,
+    MAX_CACHED_HEADER,
+    HeaderCache,
     LinkDecoder,
     LinkKind,
     ack_insert_offset,
     encode_frame,
+    encode_header,
     join_frames,
+    parse_header,
 )
-from jupyter_sio.protocol.sio_codec import SocketPacket, SocketPacketType, encode_packet
+from jupyter_sio.protocol.sio_codec import MAX_DEPTH, SocketPacket, SocketPacketType, encode_packet
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
@@ -128,3 +132,67 @@ def test_the_hub_splices_its_ack_id_where_the_kernel_said(namespace: str, args: 
     at = ack_insert_offset(text)
     expected, _ = encode_packet(SocketPacket(SocketPacketType.EVENT, namespace, ["q", *args], 42))
     assert text[:at] + "42" + text[at:] == expected
+
+
+# -- hostile headers (hardening issue) -------------------------------------------------------
+@pytest.mark.parametrize(
+    "header",
+    [
+        '{"id":NaN}',
+        '{"timeout":Infinity}',
+        '{"at":-Infinity}',
+        '{"id":1e999}',  # parses as infinity: int() in a handler would raise OverflowError
+        '{"timeout":-1e400}',
+        '{"id":' + "9" * 30 + "}",  # float() of it overflows; header ints are 64-bit
+        '{"to":[' + "[" * 200 + "]" * 200 + "]}",
+    ],
+    ids=["nan", "infinity", "-infinity", "1e999", "-1e400", "huge-int", "deep"],
+)
+def test_headers_with_nan_overflow_or_deep_nesting_are_refused(header: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=r"not valid JSON|out of range|deeper"):
+        LinkDecoder(FROM_KERNEL).feed(f"call\t{header}\t2[\"q\"]")
+    with pytest.raises(RemoteProtocolError):
+        parse_header(header)
+
+
+@pytest.mark.parametrize("depth", [50, 500, 5000, 100_000])
+def test_header_depth_is_bounded(depth: int) -> None:
+    header = '{"a":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    if depth <= MAX_DEPTH:
+        assert LinkDecoder(FROM_KERNEL).feed(f"emit\t{header}")[0].header["a"] is not None
+    else:
+        with pytest.raises(RemoteProtocolError):
+            LinkDecoder(FROM_KERNEL).feed(f"emit\t{header}")
+
+
+def test_header_numbers_in_range_are_fine() -> None:
+    header = parse_header('{"id":9223372036854775807,"n":-9223372036854775808,"t":1.5e300}')
+    assert header == {"id": 2**63 - 1, "n": -(2**63), "t": 1.5e300}
+
+
+def test_deep_headers_are_a_type_error_to_encode() -> None:
+    deep: list[Any] = []
+    for _ in range(MAX_DEPTH):
+        deep = [deep]
+    with pytest.raises(TypeError, match="deeper"):
+        encode_header({"a": deep})
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(TypeError, match="link header cannot be encoded"):
+        encode_header({"a": deep})  # the C encoder's RecursionError, as a TypeError
+
+
+def test_only_small_headers_are_cached() -> None:
+    cache = HeaderCache(size=4)
+    small, big = '{"to":["r"]}', '{"to":["' + "r" * MAX_CACHED_HEADER + '"]}'
+    assert cache.parse(small) is cache.parse(small)
+    assert cache.parse(big) == cache.parse(big)
+    assert cache.parse(big) is not cache.parse(big)  # parsed again: never held
+    for index in range(10):
+        cache.parse(f'{{"to":["{index}"]}}')
+    assert len(cache._parsed) <= 4
+
+
+def test_frame_count_is_checked_before_splitting() -> None:
+    with pytest.raises(PayloadTooLarge, match="1000001 frames"):
+        LinkDecoder(FROM_KERNEL).feed("\n" * 1_000_000)

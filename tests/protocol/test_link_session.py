@@ -79,3 +79,41 @@ def test_a_bad_welcome_is_a_protocol_error() -> None:
 def test_request_ids_are_fresh() -> None:
     session = LinkServerSession(5, 3, now=0)
     assert [session.next_id() for _ in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ping_interval", "nan"),  # float("nan") would switch the heartbeat off
+        ("ping_interval", "inf"),
+        ("ping_timeout", -1),
+        ("ping_timeout", 0),
+        ("ping_interval", True),
+        ("max_payload", 1.0e300),  # int(1e999) would raise OverflowError
+        ("max_payload", -5),
+        ("max_message", "2000"),
+        ("max_message", 0),
+        ("sid", 5),
+        ("rooms", {"/": "r"}),
+        ("rooms", [["/", "r", "x"]]),
+        ("rooms", [["/", 1]]),
+        ("rooms", "ab"),
+    ],
+)
+def test_every_welcome_field_is_checked(field: str, value: object) -> None:
+    header = {**WELCOME.header(), field: value}
+    with pytest.raises(RemoteProtocolError, match="invalid welcome"):
+        Welcome.from_header(header)
+    with pytest.raises(RemoteProtocolError, match="invalid welcome"):
+        LinkClientSession(now=0).receive(LinkFrame(LinkKind.WELCOME, header), 0)
+
+
+def test_welcome_accepts_integer_seconds() -> None:
+    header = {**WELCOME.header(), "ping_interval": 5, "ping_timeout": 3}
+    assert Welcome.from_header(header) == WELCOME
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", [1], None, 2])
+def test_hello_version_must_be_the_integer(version: object) -> None:
+    with pytest.raises(RemoteProtocolError, match="version"):
+        LinkServerSession(5, 3, now=0).receive(frame(LinkKind.HELLO, v=version), 0)

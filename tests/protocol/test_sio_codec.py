@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -11,13 +12,18 @@ from hypothesis import strategies as st
 
 from jupyter_sio.exceptions import LocalProtocolError, PayloadTooLarge, RemoteProtocolError
 from jupyter_sio.protocol.sio_codec import (
+    MAX_DEPTH,
     RESERVED_EVENTS,
     PacketDecoder,
     SocketPacket,
     SocketPacketType,
     deconstruct,
     dumps,
+    encode_event_packet,
     encode_packet,
+    json_depth,
+    json_too_deep,
+    reconstruct,
 )
 
 T = SocketPacketType
@@ -387,3 +393,233 @@ def test_connect_round_trip(namespace: str, auth: dict[str, Any] | None) -> None
         return
     assert attachments == []
     assert PacketDecoder().feed(text) == packet
+
+
+# -- hostile input: depth, placeholders, NaN (hardening issue; found by fuzzing) ------------
+def nested(depth: int, leaf: Any = 1, *, kind: str = "list") -> Any:
+    """``depth`` arrays (or objects) around ``leaf``, built without recursion."""
+    value = leaf
+    for _ in range(depth):
+        value = [value] if kind == "list" else {"k": value}
+    return value
+
+
+def nested_text(depth: int, kind: str = "list") -> str:
+    """The JSON of :func:`nested`, built as text (deeper than ``json.dumps`` can go)."""
+    if kind == "list":
+        return "[" * depth + "1" + "]" * depth
+    return '{"k":' * depth + "1" + "}" * depth
+
+
+def test_max_depth_is_documented_and_the_decoder_default() -> None:
+    assert MAX_DEPTH == 100
+    assert PacketDecoder().max_depth == MAX_DEPTH
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+@pytest.mark.parametrize("depth", [50, 500, 5000, 100_000])
+def test_deep_packets_are_a_remote_error_never_a_recursion_error(kind: str, depth: int) -> None:
+    # the event array is the first level: ["ev", <depth - 1 levels>]
+    text = '2["ev",' + nested_text(depth - 1, kind) + "]"
+    if depth <= MAX_DEPTH:
+        packet = PacketDecoder().feed(text)
+        assert packet is not None and json_depth(dumps(packet.data)) == depth
+    else:
+        with pytest.raises(RemoteProtocolError, match=r"deeper|invalid JSON"):
+            PacketDecoder().feed(text)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 10, MAX_DEPTH])
+def test_depth_limit_is_exact(limit: int) -> None:
+    at_limit = "3" + "1" + nested_text(limit).replace("1", '"x"', 1)  # ACK 1, data at the limit
+    assert PacketDecoder(max_depth=limit).feed(at_limit) is not None
+    with pytest.raises(RemoteProtocolError, match=f"deeper than {limit}"):
+        PacketDecoder(max_depth=limit).feed("31" + nested_text(limit + 1))
+
+
+@pytest.mark.parametrize("where", ["auth", "ack", "connect_error"])
+def test_depth_limit_covers_every_packet_type(where: str) -> None:
+    deep = nested_text(MAX_DEPTH + 1, "dict")
+    text = {"auth": "0" + deep, "ack": "31[" + deep + "]", "connect_error": "4" + deep}[where]
+    with pytest.raises(RemoteProtocolError, match="deeper"):
+        PacketDecoder().feed(text)
+
+
+def test_deep_binary_packet_is_refused_before_reconstruct() -> None:
+    decoder = PacketDecoder()
+    with pytest.raises(RemoteProtocolError, match="deeper"):
+        decoder.feed("51-" + json.dumps(["ev", nested(MAX_DEPTH - 1, ph(0))]))  # placeholder: +1
+    packet = PacketDecoder()
+    assert packet.feed("51-" + dumps(["ev", nested(MAX_DEPTH - 2, ph(0))])) is None
+    assert packet.feed(b"x") == P(T.EVENT, "/", ["ev", nested(MAX_DEPTH - 2, b"x")])
+
+
+def test_wide_and_bracket_heavy_data_is_not_deep() -> None:
+    # many containers (the cheap bound exceeds the limit) and brackets inside strings
+    wide = ["ev", [[i, {"a": [i]}] for i in range(500)], "[[[{{{" * 100, '\\"[' * 50]
+    text, _ = encode_packet(P(T.EVENT, "/", wide))
+    assert text.count("[") > MAX_DEPTH
+    assert PacketDecoder().feed(text) == P(T.EVENT, "/", wide)
+
+
+@pytest.mark.parametrize("depth", [50, 500, 5000, 100_000])
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "with-binary"])
+def test_deep_data_is_a_type_error_for_the_emitter(depth: int, binary: bool) -> None:
+    data = ["ev", nested(depth - 1, b"x" if binary else 1)]
+    encoders = [
+        lambda: encode_event_packet("/", data),
+        lambda: encode_packet(P(T.EVENT, "/", data)),
+        lambda: encode_packet(P(T.ACK, "/", data, 1)),
+        lambda: dumps(deconstruct(data, [])),
+    ]
+    if not binary:
+        encoders.append(lambda: dumps(data))
+    for encode in encoders:
+        if depth + binary <= MAX_DEPTH:
+            encode()
+        else:
+            with pytest.raises(TypeError, match="nests deeper than MAX_DEPTH"):
+                encode()
+
+
+def test_what_the_encoder_sends_the_decoder_accepts_at_the_limit() -> None:
+    data = ["ev", nested(MAX_DEPTH - 2, b"x")]  # the placeholder is level MAX_DEPTH
+    text, attachments = encode_event_packet("/", data)
+    decoder = PacketDecoder()
+    assert decoder.feed(text) is None
+    assert decoder.feed(attachments[0]) == P(T.EVENT, "/", data)
+    with pytest.raises(TypeError, match="deeper"):
+        encode_event_packet("/", ["ev", nested(MAX_DEPTH - 1, b"x")])
+
+
+def test_circular_data_is_a_type_error() -> None:
+    loop: list[Any] = ["ev"]
+    loop.append(loop)
+    with pytest.raises(TypeError, match="JSON"):
+        encode_event_packet("/", loop)
+    loop.append(b"x")  # with binary: deconstruct's depth bound stops it
+    with pytest.raises(TypeError, match="deeper"):
+        encode_event_packet("/", loop)
+
+
+def test_reconstruct_is_depth_bounded() -> None:
+    # kernels call reconstruct on link payloads parsed by plain json.loads
+    with pytest.raises(RemoteProtocolError, match="deep"):
+        reconstruct(nested(MAX_DEPTH + 1), [b"x"])
+    assert reconstruct(nested(MAX_DEPTH - 1, ph(0)), [b"x"]) == nested(MAX_DEPTH - 1, b"x")
+
+
+def _binary_packet(data: Any, attachments: list[bytes]) -> SocketPacket | None:
+    decoder = PacketDecoder(max_attachments=len(attachments))
+    result = decoder.feed(f"5{len(attachments)}-" + dumps(data))
+    for attachment in attachments:
+        result = decoder.feed(attachment)
+    return result
+
+
+def test_2000_references_to_one_attachment_are_refused() -> None:
+    # the outside fuzzer's 560 KB packet: one attachment, 2,000 placeholders naming it
+    data = ["ev", *[ph(0)] * 2000]
+    with pytest.raises(RemoteProtocolError, match="referenced twice"):
+        _binary_packet(data, [b"x" * 1000])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ["ev", ph(0), ph(0)],  # a duplicate, even with attachments to spare
+        ["ev", ph(0), {"a": [ph(0)]}],
+        ["ev", ph(1), ph(0), ph(1)],
+        ["ev", ph(0), ph(1), ph(2)],  # more placeholders than attachments
+    ],
+)
+def test_each_attachment_is_referenced_at_most_once(data: list[Any]) -> None:
+    with pytest.raises(RemoteProtocolError, match="placeholder"):
+        _binary_packet(data, [b"a", b"b"])
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        {"_placeholder": True},  # no num (socket.io-parser: "illegal attachments")
+        {"_placeholder": True, "num": True},  # a bool is not an index
+        {"_placeholder": True, "num": 0.0},
+        {"_placeholder": True, "num": [0]},
+        {"_placeholder": True, "num": 0, "extra": 1},
+    ],
+)
+def test_placeholder_shape_is_strict(placeholder: dict[str, Any]) -> None:
+    with pytest.raises(RemoteProtocolError, match="placeholder"):
+        _binary_packet(["ev", placeholder], [b"a"])
+
+
+def test_unused_attachments_and_placeholder_lookalikes_are_fine() -> None:
+    data = ["ev", ph(1), {"_placeholder": False, "num": 0}, {"_placeholder": 1}]
+    assert _binary_packet(data, [b"a", b"b"]) == P(
+        T.EVENT, "/", ["ev", b"b", {"_placeholder": False, "num": 0}, {"_placeholder": 1}]
+    )
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '2["ev",{}]',
+        '2/chat,["ev",[1,{}]]',
+        "31[{}]",
+        '3/chat,7["ok",{}]',
+        '0{"token":{}}',
+        '0/admin,{"n":{}}',
+        '4{"message":"m","data":{}}',
+        '51-["ev",{"_placeholder":true,"num":0},{}]',
+    ],
+    ids=["event", "event-ns", "ack", "ack-ns", "connect-auth", "connect-ns", "connect-error",
+         "binary-event"],
+)
+def test_nan_and_infinity_are_refused(constant: str, template: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=f"{constant} is not valid JSON"):
+        PacketDecoder().feed(template.replace("{}", constant, 1))
+
+
+def test_a_string_that_says_nan_is_data() -> None:
+    assert PacketDecoder().feed('2["ev","NaN","Infinity"]') == P(
+        T.EVENT, "/", ["ev", "NaN", "Infinity"]
+    )
+
+
+def test_an_overflowing_number_decodes_as_javascript_does_and_fails_on_encode() -> None:
+    # JSON.parse("1e999") is Infinity too; refusing it would cost a scan of every packet.
+    # Echoing it back is the emitter's TypeError, as for any non-finite float.
+    packet = PacketDecoder().feed('2["ev",1e999]')
+    assert packet is not None and packet.data == ["ev", math.inf]
+    with pytest.raises(TypeError, match="JSON"):
+        encode_packet(packet)
+
+
+_tricky_text = st.lists(
+    st.sampled_from(['"', "\\", "[", "]", "{", "}", '\\"', "\\\\", "é", "\n", "a", "\ud800"]),
+    max_size=6,
+).map("".join)
+_tricky_json = st.recursive(
+    st.none() | st.integers() | _tricky_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky_text, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+def _reference_depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_reference_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_reference_depth, value.values()), default=0)
+    return 0
+
+
+@given(_tricky_json, st.booleans(), st.sampled_from([None, 0, 2]), st.integers(0, 30))
+def test_json_depth_matches_the_structure(value: Any, ascii_only: bool, indent: int | None,
+                                          extra: int) -> None:
+    # brackets, quotes and backslashes inside strings never count; whitespace is fine
+    value = nested(extra, value)
+    text = json.dumps(value, ensure_ascii=ascii_only, indent=indent)
+    assert json_depth(text) == _reference_depth(value)
+    assert json_too_deep(text, 10) == (_reference_depth(value) > 10)
