@@ -21,6 +21,7 @@ from typing import Any
 from tornado import httpserver, web
 from tornado.netutil import bind_sockets
 
+from .engine import EngineIO
 from .exceptions import ConfigError
 from .hub.hub import Hub
 from .transport.eio_connection import EngineServer
@@ -31,9 +32,11 @@ STATIC = Path(__file__).parent / "static"
 
 
 def hub_routes(
-    hub: Hub, path: str = "/socket.io/", handler: type[EngineIOHandler] = EngineIOHandler
+    hub: Hub | EngineIO, path: str = "/socket.io/",
+    handler: type[EngineIOHandler] = EngineIOHandler,
 ) -> tuple[EngineServer, list[Any]]:
-    """The Engine.IO server of ``hub`` and the Tornado routes that serve it at ``path``."""
+    """The Engine.IO server of ``hub`` (or of a plain :class:`~jupyter_sio.engine.EngineIO`
+    app) and the Tornado routes that serve it at ``path``."""
     engine = EngineServer(hub)
     return engine, [engineio_route(path, engine, handler)]
 
@@ -44,7 +47,7 @@ BODY_TIMEOUT = 60.0
 
 
 class HubServer:
-    """A hub on a Tornado HTTP server, with clean start and stop.
+    """A hub (or a plain Engine.IO app) on a Tornado HTTP server, with clean start and stop.
 
     Two timeouts keep clients that send slowly (slowloris) from holding connections:
 
@@ -61,7 +64,7 @@ class HubServer:
 
     def __init__(
         self,
-        hub: Hub,
+        hub: Hub | EngineIO,
         *,
         path: str = "/socket.io/",
         demo_page: bool = False,

@@ -98,6 +98,16 @@ class Outgoing:
             self._poll_text = text
         return text
 
+    @classmethod
+    def binary(cls, data: bytes, *, volatile: bool = False) -> Outgoing:
+        """A binary Engine.IO message on its own (plain Engine.IO: no text message first)."""
+        item = cls.__new__(cls)
+        item.text, item.text_bytes, item.attachments = "", b"", ()
+        item.key, item.volatile, item.size = None, volatile, len(data)
+        item._ws_frame = ws_frame(bytes(data), binary=True)
+        item._poll_text = "b" + base64.b64encode(data).decode("ascii")
+        return item
+
     def rekeyed(self, key: str) -> Outgoing:
         """The same packet under another conflation key (nothing re-encoded): replayed
         history must not conflate with the live value of its key."""

@@ -36,7 +36,7 @@ from ..protocol.frames import CLOSE, NOOP, PING, Outgoing
 from ..protocol.outbox import Outbox, PushResult
 
 if TYPE_CHECKING:
-    from ..hub.hub import Hub
+    from ..config import HubConfig
 
 log = logging.getLogger("jupyter_sio.transport")
 
@@ -54,10 +54,29 @@ class WebSocketPeer(Protocol):
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
 
-class EngineServer:
-    """The registry of Engine.IO connections of one hub."""
+class Receiver(Protocol):
+    """What an :class:`EngineApp` hands back for each connection: where its messages go."""
 
-    def __init__(self, hub: Hub) -> None:
+    def on_message(self, data: str | bytes) -> None: ...
+
+
+class EngineApp(Protocol):
+    """What an :class:`EngineServer` serves: a :class:`~jupyter_sio.hub.hub.Hub`
+    (Socket.IO), or :class:`jupyter_sio.engine.EngineIO` (plain Engine.IO messages)."""
+
+    @property
+    def config(self) -> HubConfig: ...
+
+    def connect_client(self, channel: Any, handshake: Handshake) -> Any:
+        """A connection opened: its :class:`Receiver`."""
+
+    def client_closed(self, client: Any, reason: str) -> None: ...
+
+
+class EngineServer:
+    """The registry of Engine.IO connections of one hub (or plain Engine.IO app)."""
+
+    def __init__(self, hub: EngineApp) -> None:
         self.hub = hub
         self.config = hub.config
         self.connections: dict[str, EngineConnection] = {}
@@ -119,7 +138,7 @@ class EngineConnection:
         self._linger: asyncio.TimerHandle | None = None
         loop = asyncio.get_running_loop()
         self._timer = loop.call_at(session.deadline, self._on_timer)
-        self.client: Client = server.hub.connect_client(self, handshake)
+        self.client: Client = server.hub.connect_client(self, handshake)  # or a Receiver
 
     # -- Channel interface -----------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from tornado import iostream
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
+from ..hub.hub import Hub
 from ..hub.kernel_peer import KernelPeer
 from ..hub.sio_connection import Handshake, Identity
 from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
@@ -95,7 +96,7 @@ class KernelLinkMixin:
             time=time.time(),
             user=self.link_identity(),
         )
-        self._link = self.server.hub.open_kernel_link(TornadoLinkWriter(handler), handshake)
+        self._link = self._hub().open_kernel_link(TornadoLinkWriter(handler), handshake)
 
     def on_message(self, message: str | bytes) -> Any:
         peer = self._link
@@ -106,7 +107,12 @@ class KernelLinkMixin:
     def on_close(self) -> None:
         peer, self._link = self._link, None
         if peer is not None:
-            self.server.hub.kernel_link_closed(peer, "transport close")
+            self._hub().kernel_link_closed(peer, "transport close")
+
+    def _hub(self) -> Hub:
+        hub = self.server.hub
+        assert isinstance(hub, Hub), "the kernel link needs a Socket.IO hub"
+        return hub
 
     def get_compression_options(self) -> dict[str, Any] | None:
         return None
