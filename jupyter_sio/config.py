@@ -50,6 +50,11 @@ class HubConfig:
         answer_unhandled: when a client asks for an ack on an event nobody handles, answer
             ``{"error": "unhandled", ...}`` at once instead of letting the client time out.
         max_retained: retained values kept per room (oldest key evicted first).
+        recovery_window: seconds a disconnected socket's session (id, rooms, data and the
+            packets it misses) is kept for the client to recover it (Socket.IO's
+            connection-state recovery, ``maxDisconnectionDuration``); 0 turns it off.
+        recovery_max_packets: packets a namespace keeps for recovering clients.
+        recovery_max_bytes: bytes of packets a namespace keeps for recovering clients.
         max_history: the longest history of one retained key (``retain=N``).
         max_rooms: rooms one browser socket may subscribe to (``sio:subscribe``); the hub's
             own code and kernels are not limited.
@@ -80,6 +85,9 @@ class HubConfig:
     answer_unhandled: bool = True
     max_retained: int = 1000
     max_history: int = 10_000
+    recovery_window: float = 0.0
+    recovery_max_packets: int = 10_000
+    recovery_max_bytes: int = 16 * 1024 * 1024
     max_rooms: int = 500
     max_room_name: int = 256
     max_poll_packets: int = 16
@@ -105,12 +113,18 @@ class HubConfig:
             "write_high_water",
             "max_retained",
             "max_history",
+            "recovery_max_packets",
+            "recovery_max_bytes",
             "max_rooms",
             "max_room_name",
             "link_max_message",
         ):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) > 0):
                 raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
+        window = self.recovery_window
+        if not (isinstance(window, (int, float)) and 0 <= window < math.inf):
+            raise ConfigError(f"recovery_window must be a finite number of seconds >= 0, "
+                              f"got {window!r}")
         if self.max_attachments < 0:
             raise ConfigError(f"max_attachments must be >= 0, got {self.max_attachments!r}")
         transports = tuple(self.transports)

@@ -276,6 +276,8 @@ class KernelPeer:
             for room in opts.rooms:
                 adapter.retain(room, key, packet, retain)
         check_size(packet, self.hub.config.max_buffer_bytes)
+        if namespace.recovery is not None:
+            packet = namespace.recovery.stamp(packet, opts)
         if self.hub.monitor is not None:
             self.hub.monitor.on_event_sent(namespace, adapter.select(opts), packet)
         delivery = all_delivered(adapter.broadcast(packet, opts))

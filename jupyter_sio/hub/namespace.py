@@ -12,6 +12,7 @@ from ..exceptions import ConnectionRefused
 from .adapter import Adapter
 from .delivery import Delivery
 from .operators import BroadcastOperator
+from .recovery import Recovery
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -79,6 +80,8 @@ class Namespace:
         self.handlers = handlers or Handlers()
         self.sockets: dict[str, Socket] = {}
         self.adapter: Adapter = hub.adapter_factory(self)
+        #: connection-state recovery (see :mod:`.recovery`), if ``recovery_window`` is set
+        self.recovery = Recovery(self, hub.config) if hub.config.recovery_window > 0 else None
 
     # -- registration ----------------------------------------------------------------------
     @overload
@@ -154,9 +157,14 @@ class Namespace:
 
     def remove(self, socket: Socket, reason: str) -> None:
         """Forget a socket and run the disconnect handler (once the socket is gone)."""
-        rooms = set(self.adapter.rooms_of(socket.id))
-        self.adapter.delete_all(socket.id)
-        self.sockets.pop(socket.id, None)
+        # (A recovered session's new socket has the same id: leave it alone.)
+        current = self.sockets.get(socket.id) is socket
+        rooms = set(self.adapter.rooms_of(socket.id)) if current else set()
+        if self.recovery is not None:
+            self.recovery.left(socket, rooms, reason)
+        if current:
+            self.adapter.delete_all(socket.id)
+            del self.sockets[socket.id]
         if self.hub.monitor is not None:
             self.hub.monitor.on_socket_disconnected(socket, reason)
         for hook in self.hub.closed_hooks:

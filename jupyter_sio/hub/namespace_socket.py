@@ -20,6 +20,7 @@ from ..protocol.sio_codec import (
     encode_event_packet,
     encode_packet,
 )
+from .adapter import BroadcastOptions
 from .delivery import DONE, Delivery, Pending, check_size
 
 if TYPE_CHECKING:
@@ -96,11 +97,15 @@ class Socket:
         "data",
         "id",
         "namespace",
+        "pid",
+        "recovered",
+        "start",
         "state",
     )
 
-    def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any]) -> None:
-        self.id = new_sid()
+    def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any],
+                 sid: str | None = None) -> None:
+        self.id = sid or new_sid()
         self.namespace = namespace
         self.client = client
         # Until the CONNECT packet is sent, packets for this socket are held back (see
@@ -112,6 +117,11 @@ class Socket:
         self._ack_id = 0
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._pending: deque[tuple[Handler, tuple[Any, ...], int | None]] | None = None
+        #: connection-state recovery: the private session id, where its log began, and
+        #: whether this socket recovered an earlier session (see :mod:`.recovery`)
+        self.pid: str | None = None
+        self.start = 0
+        self.recovered = False
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -192,9 +202,14 @@ class Socket:
         """Send an event to this socket. Sent at once; await the result for backpressure."""
         if not self.connected:
             raise Disconnected(f"socket {self.id} is not connected")
-        return self._send(
-            encode_event(self.namespace.name, event, args, volatile=volatile, key=key)
-        )
+        packet = encode_event(self.namespace.name, event, args, volatile=volatile, key=key)
+        recovery = self.namespace.recovery
+        if recovery is not None:
+            packet = recovery.stamp(packet, BroadcastOptions(frozenset((self.id,))))
+        monitor = self.client.hub.monitor
+        if monitor is not None:
+            monitor.on_event_sent(self.namespace, (self.id,), packet)
+        return self._send(packet)
 
     def send(self, *args: Any) -> Delivery:
         """Emit a ``"message"`` event (Socket.IO's ``socket.send``)."""
@@ -288,6 +303,9 @@ class Socket:
         # A hub handler for the event, else the kernel the router picks, else "*"
         # (see hub.kernel_routing); kernels never wait in this socket's handler queue.
         namespace = self.namespace
+        monitor = self.client.hub.monitor
+        if monitor is not None:
+            monitor.on_event_received(self, data)
         handler = namespace.handler_for(data[0])
         if handler is not None:
             args = tuple(data[1:])

@@ -91,8 +91,14 @@ class BroadcastOperator:
     def send_packet(self, packet: Outgoing) -> Delivery:
         """Fan ``packet`` out; refused (PayloadTooLarge) before anyone gets it if no outbox
         could hold it."""
-        check_size(packet, self.namespace.hub.config.max_buffer_bytes)
-        return all_delivered(self.namespace.adapter.broadcast(packet, self.options))
+        namespace = self.namespace
+        check_size(packet, namespace.hub.config.max_buffer_bytes)
+        opts = self.options
+        if namespace.recovery is not None:
+            packet = namespace.recovery.stamp(packet, opts)
+        if namespace.hub.monitor is not None:
+            namespace.hub.monitor.on_event_sent(namespace, namespace.adapter.select(opts), packet)
+        return all_delivered(namespace.adapter.broadcast(packet, opts))
 
     def sockets(self) -> list[Socket]:
         """This process's sockets matching the target (see :meth:`fetch_sockets`)."""

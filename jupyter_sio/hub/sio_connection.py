@@ -18,6 +18,7 @@ from .namespace_socket import Holding, Socket, SocketState
 if TYPE_CHECKING:
     from .hub import Hub
     from .namespace import Steps
+    from .recovery import Restored
 
 log = logging.getLogger("jupyter_sio.hub")
 
@@ -195,7 +196,11 @@ class Client:
             return
         auth = packet.data if isinstance(packet.data, dict) else {}
         self._admitting.add(name)
-        self._run(self._admit(Socket(namespace, self, auth), auth))
+        restored = None
+        if namespace.recovery is not None and "pid" in auth:
+            restored = namespace.recovery.restore(auth)
+        socket = Socket(namespace, self, auth, restored.sid if restored is not None else None)
+        self._run(self._admit(socket, auth, restored))
 
     def _run(self, steps: Steps, value: Any = None, error: BaseException | None = None) -> None:
         """Drive ``steps`` synchronously; from the first awaitable it yields on, in a task.
@@ -222,7 +227,8 @@ class Client:
             return
         self._run(steps, value)
 
-    def _admit(self, socket: Socket, auth: dict[str, Any]) -> Steps:
+    def _admit(self, socket: Socket, auth: dict[str, Any], restored: Restored | None = None
+               ) -> Steps:
         """Middleware, then registration, then the connect handler, then CONNECT.
 
         Until middleware accepts, the socket is in no room and gets no packet (as in
@@ -238,6 +244,9 @@ class Client:
             socket._enter(SocketState.CONNECTED)
             self.sockets[namespace.name] = socket
             namespace.add(socket)
+            connected: dict[str, Any] = {"sid": socket.id}
+            if namespace.recovery is not None:
+                connected["pid"] = namespace.recovery.resume(socket, restored)
             yield from namespace.connect_steps(socket, auth)
         except (ConnectionRefused, ConnectionRefusedError) as exc:
             message, data = _refusal(exc)
@@ -256,9 +265,12 @@ class Client:
             self._connect_timer = None
         # CONNECT first, then what the connect handler emitted (the order socket.io keeps);
         # a socket the handler disconnected gets CONNECT then its DISCONNECT.
-        self.send_packet(SocketPacket(SocketPacketType.CONNECT, namespace.name, {"sid": socket.id}))
+        self.send_packet(SocketPacket(SocketPacketType.CONNECT, namespace.name, connected))
         held = socket.channel
         socket.channel = self.channel
+        if restored is not None:  # what it missed, in order, before anything new
+            for packet in restored.missed:
+                self.deliver(packet)
         if isinstance(held, Holding):
             for packet in held.packets:
                 self.deliver(packet)

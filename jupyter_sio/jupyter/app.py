@@ -58,6 +58,7 @@ HUB_TRAITS = (
     "send_timeout",
     "ack_timeout",
     "max_rooms",
+    "recovery_window",
     "transports",
     "cors_allowed_origins",
 )
@@ -92,6 +93,14 @@ class JupyterSioApp(ExtensionApp):
         _DEFAULTS.ping_timeout,
         config=True,
         help="Seconds a client has to answer a ping before it is disconnected.",
+    )
+    recovery_window = Float(
+        _DEFAULTS.recovery_window,
+        config=True,
+        help="""Seconds a browser's session (id, rooms, data and what it misses) is kept
+        after its connection drops, for Socket.IO's connection-state recovery; 0 (the
+        default) turns it off. With it on, events carry an offset as their last argument
+        (as with Node's server).""",
     )
     max_rooms = Int(
         _DEFAULTS.max_rooms,
@@ -145,6 +154,14 @@ class JupyterSioApp(ExtensionApp):
         config=True,
         help="""Serve the kernel link at <base_url><path>/kernel/ and give kernels the
         JUPYTER_SIO_URL and JUPYTER_SIO_TOKEN environment variables.""",
+    )
+    admin_ui = Bool(
+        False,
+        config=True,
+        help="""Serve the official Socket.IO Admin UI (@socket.io/admin-ui) on namespace
+        /admin of the hub, for users with `execute` on resource "jupyter_sio" (kernel
+        powers). Point the UI at <server>/ with path <base_url>jupyter-sio/socket.io/ and
+        the server token (or open it from a page logged in to this server).""",
     )
     user_kernel_link = Bool(
         True,
@@ -256,6 +273,9 @@ class JupyterSioApp(ExtensionApp):
             adapter = redis_adapter(self.redis_url, prefix=self.redis_prefix)
         self.hub = Hub(config, adapter=adapter, room_policy=self._room_policy())
         self.hub.enable_browser_events()
+        if self.admin_ui:
+            # Jupyter has authenticated the connection; kernel powers decide, no password.
+            self.hub.instrument(auth=False, admit=lambda identity: identity.powers)
         self.engine = EngineServer(self.hub)
         self.secret = (self.kernel_secret or secrets.token_urlsafe(32)) if self.kernel_link else ""
         self._saved_environ: dict[str, str | None] = {}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from typing import Any
 
 from jupyter_sio import AckTimeout, ConnectionRefused, Disconnected, Hub, Socket
 
-hub = Hub(ping_interval=1.0, ping_timeout=2.0, max_payload=1_000_000)
+# JSIO_INTEROP_RECOVERY=<seconds> turns connection-state recovery on (as --recovery does
+# for the reference server).
+hub = Hub(ping_interval=1.0, ping_timeout=2.0, max_payload=1_000_000,
+          recovery_window=float(os.environ.get("JSIO_INTEROP_RECOVERY", "0")))
 
 
 @hub.use

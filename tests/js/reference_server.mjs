@@ -2,7 +2,9 @@
 // Node `socket.io` 4.8 server. It is the oracle of the interop tests: a test
 // that passes here and fails on jupyter_sio is a jupyter_sio bug.
 //
-//   node tests/js/reference_server.mjs --port N [--path /socket.io/]
+//   node tests/js/reference_server.mjs --port N [--path /socket.io/] [--recovery]
+//
+// --recovery turns on connectionStateRecovery (maxDisconnectionDuration 30 s).
 //
 // Listens on 127.0.0.1, prints `READY <port>` on stdout once listening
 // (`--port 0` picks a free port), exits cleanly on SIGTERM / SIGINT.
@@ -16,6 +18,7 @@ const { values: argv } = parseArgs({
     port: { type: "string", default: "0" },
     host: { type: "string", default: "127.0.0.1" },
     path: { type: "string", default: "/socket.io/" },
+    recovery: { type: "boolean", default: false },
   },
 });
 
@@ -28,6 +31,9 @@ const io = new Server(httpServer, {
   transports: ["polling", "websocket"],
   allowUpgrades: true,
   serveClient: false,
+  ...(argv.recovery
+    ? { connectionStateRecovery: { maxDisconnectionDuration: 30_000, skipMiddlewares: false } }
+    : {}),
 });
 
 /** Acknowledge with `args` if the last received argument is an ack callback. */

@@ -69,11 +69,12 @@ class ServerProcess:
     """One interop server subprocess on a fixed 127.0.0.1 port."""
 
     def __init__(self, kind: str, port: int | None = None, *, start_timeout: float = 30.0,
-                 app: str = "tests.apps.interop_app:hub") -> None:
+                 app: str = "tests.apps.interop_app:hub", recovery: bool = False) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown server kind {kind!r} (expected one of {KINDS})")
         self.kind = kind
         self.app = app
+        self.recovery = recovery
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.start_timeout = start_timeout
@@ -95,7 +96,8 @@ class ServerProcess:
     def command(self) -> list[str]:
         if self.kind == "reference":
             node = os.environ.get("NODE") or shutil.which("node") or "node"
-            return [node, str(JS_DIR / "reference_server.mjs"), "--port", str(self.port)]
+            extra = ["--recovery"] if self.recovery else []
+            return [node, str(JS_DIR / "reference_server.mjs"), "--port", str(self.port), *extra]
         return [
             sys.executable,
             "-m",
@@ -113,6 +115,8 @@ class ServerProcess:
         root = str(REPO_ROOT)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("PYTHONUNBUFFERED", "1")
+        if self.recovery:
+            env["JSIO_INTEROP_RECOVERY"] = "30"
         return env
 
     # -- lifecycle ----------------------------------------------------------------
