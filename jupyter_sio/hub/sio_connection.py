@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import ConnectionRefused, PayloadTooLarge, RemoteProtocolError
 from ..protocol.frames import Outgoing
+from ..protocol.parser_mismatch import looks_like_msgpack, msgpack_connect_error, msgpack_namespace
 from ..protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
 from .delivery import DONE, Delivery, Pending, check_size
 from .namespace_socket import Holding, Socket, SocketState
@@ -124,6 +125,9 @@ class Client:
         try:
             packet = self.decoder.feed(data)
         except (RemoteProtocolError, PayloadTooLarge) as exc:
+            if isinstance(data, bytes) and not self.decoder.waiting and looks_like_msgpack(data):
+                self._wrong_parser(data)
+                return
             log.info("closing connection %s: %s", self.channel.sid, exc)
             self.channel.close("parse error")
             return
@@ -137,6 +141,15 @@ class Client:
             socket._on_packet(packet)
         elif packet.type is not SocketPacketType.DISCONNECT:
             log.debug("packet for unconnected namespace %s ignored", packet.namespace)
+
+    def _wrong_parser(self, data: bytes) -> None:
+        """A msgpack-parser client: say so in its terms, then close (see parser_mismatch)."""
+        namespace = msgpack_namespace(data)
+        log.warning("closing connection %s: the client uses socket.io-msgpack-parser; this "
+                    "hub uses the default parser", self.channel.sid)
+        why = "parser mismatch: this server uses the default Socket.IO parser, not msgpack"
+        self.channel.send(Outgoing.binary(msgpack_connect_error(namespace, why)))
+        self.channel.close("parse error")
 
     def on_close(self, reason: str) -> None:
         """The connection is gone: every socket disconnects with the same reason."""

@@ -10,6 +10,9 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.websocket import websocket_connect
 
+from tests.peers.common import is_type
+from tests.peers.servers import ServerProcess
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
@@ -98,3 +101,21 @@ async def test_no_noop_reaches_the_websocket_after_an_upgrade(server) -> None:
         assert message == '431["upgraded"]'
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_a_client_with_the_msgpack_parser_is_told_and_stops(node_puppets, transport
+                                                                  ) -> None:
+    """jupyter_sio only: Node closes such a client, which then reconnects for ever."""
+    server = ServerProcess("jupyter_sio")
+    await server.astart()
+    try:
+        puppet = await node_puppets.get()
+        sock = await puppet.connect(server.ns_url("/"), wait=False, parser="msgpack",
+                                    transports=[transport], reconnection=True,
+                                    reconnectionDelay=100)
+        error = await sock.log.wait(is_type("connect_error"), timeout=30)
+        assert "parser mismatch" in error["message"] and error["active"] is False
+        await sock.close()
+    finally:
+        await server.astop()

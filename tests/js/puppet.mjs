@@ -45,6 +45,7 @@
 
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
+import msgpackParser from "socket.io-msgpack-parser";
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
@@ -148,6 +149,8 @@ function cmdConnect(cmd) {
   const id = cmd.id;
   if (entries.has(id)) throw new Error(`socket ${id} already exists`);
   const opts = decode({ ...(cmd.opts || {}) });
+  // "parser": "msgpack" picks socket.io-msgpack-parser (a module cannot travel in JSON).
+  if (opts.parser === "msgpack") opts.parser = msgpackParser;
   let socket;
   if (cmd.share) {
     const manager = entry(cmd.share).socket.io;
