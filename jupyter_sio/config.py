@@ -17,6 +17,7 @@ from typing import Any
 from .exceptions import ConfigError
 
 TRANSPORTS = ("polling", "websocket")
+PARSERS = ("default", "msgpack")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,9 @@ class HubConfig:
             connection-state recovery, ``maxDisconnectionDuration``); 0 turns it off.
         recovery_max_packets: packets a namespace keeps for recovering clients.
         recovery_max_bytes: bytes of packets a namespace keeps for recovering clients.
+        parser: the Socket.IO parser of every client: ``"default"`` (JSON text, binary
+            attachments) or ``"msgpack"`` (``socket.io-msgpack-parser``; needs the
+            ``msgpack`` package). A client with the other parser is told so and closed.
         max_history: the longest history of one retained key (``retain=N``).
         max_rooms: rooms one browser socket may subscribe to (``sio:subscribe``); the hub's
             own code and kernels are not limited.
@@ -86,6 +90,7 @@ class HubConfig:
     max_retained: int = 1000
     max_history: int = 10_000
     recovery_window: float = 0.0
+    parser: str = "default"
     recovery_max_packets: int = 10_000
     recovery_max_bytes: int = 16 * 1024 * 1024
     max_rooms: int = 500
@@ -121,6 +126,15 @@ class HubConfig:
         ):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) > 0):
                 raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
+        if self.parser not in PARSERS:
+            raise ConfigError(f"parser must be one of {PARSERS}, got {self.parser!r}")
+        if self.parser == "msgpack":
+            from .protocol.msgpack_codec import require_msgpack
+
+            try:
+                require_msgpack()
+            except ImportError as exc:
+                raise ConfigError(str(exc)) from None
         window = self.recovery_window
         if not (isinstance(window, (int, float)) and 0 <= window < math.inf):
             raise ConfigError(f"recovery_window must be a finite number of seconds >= 0, "

@@ -52,6 +52,7 @@ from ..protocol.sio_codec import PacketDecoder, deconstruct, dumps
 from .adapter import BroadcastOptions
 from .browser_events import KERNELS_ROOM, names
 from .delivery import DONE, Delivery, Pending, Stall, all_delivered, check_size
+from .namespace_socket import from_json, to_json
 from .operators import retained_history
 from .sio_connection import Handshake, Identity
 
@@ -103,9 +104,9 @@ class LinkChannel:
                 self.dropped += 1
                 return True
             return False
-        text = packet.text
-        header = _PLAIN_DELIVER if not packet.attachments else f'{{"n":{len(packet.attachments)}}}'
-        peer.queue(encode_frame(LinkKind.DELIVER, header, text[1:]), packet.attachments)
+        text, attachments = to_json(packet)  # kernels read the default parser's form
+        header = _PLAIN_DELIVER if not attachments else f'{{"n":{len(attachments)}}}'
+        peer.queue(encode_frame(LinkKind.DELIVER, header, text), attachments)
         return True
 
     def send_when_room(self, packet: Outgoing) -> Pending:
@@ -270,7 +271,8 @@ class KernelPeer:
         attachments = frame.attachments
         if not text or text[0] not in "25" or (text[0] == "5") != bool(attachments):
             raise RemoteProtocolError("an emit frame carries an EVENT packet")
-        packet = Outgoing("4" + text, attachments, key=key, volatile=volatile)
+        packet = from_json(text, attachments, parser=self.hub.config.parser, key=key,
+                           volatile=volatile)
         adapter = namespace.adapter
         if retain and key is not None:
             for room in opts.rooms:
@@ -310,8 +312,10 @@ class KernelPeer:
         text, at = frame.payload or "", int(header["at"])
         attachments = frame.attachments
 
+        parser = self.hub.config.parser
+
         def build(ack_id: int) -> Outgoing:
-            return Outgoing("4" + text[:at] + str(ack_id) + text[at:], attachments)
+            return from_json(text[:at] + str(ack_id) + text[at:], attachments, parser=parser)
 
         timeout = header.get("timeout")
         future = target.call_encoded(
@@ -435,7 +439,8 @@ class KernelPeer:
         if payload[:1] != "[":
             raise RemoteProtocolError("an answer carries a JSON array")
         if socket.connected:
-            socket._send(ack_packet(socket.namespace.name, ack_id, payload, frame.attachments))
+            socket._send(ack_packet(socket.namespace.name, ack_id, payload, frame.attachments,
+                                    self.hub.config.parser))
 
     # -- routed client events --------------------------------------------------------------
     def route_event(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
@@ -595,13 +600,15 @@ def handler_error(event: str, error: dict[str, Any]) -> dict[str, Any]:
             "event": event}
 
 
-def ack_packet(namespace: str, ack_id: int, args_json: str, attachments: tuple[bytes, ...]
-               ) -> Outgoing:
+def ack_packet(namespace: str, ack_id: int, args_json: str, attachments: tuple[bytes, ...],
+               parser: str = "default") -> Outgoing:
     """An ACK packet around arguments that are already JSON (with placeholders)."""
     prefix = "" if namespace == "/" else namespace + ","
     if attachments:
-        return Outgoing(f"46{len(attachments)}-{prefix}{ack_id}{args_json}", attachments)
-    return Outgoing(f"43{prefix}{ack_id}{args_json}")
+        text = f"6{len(attachments)}-{prefix}{ack_id}{args_json}"
+    else:
+        text = f"3{prefix}{ack_id}{args_json}"
+    return from_json(text, attachments, parser=parser)
 
 
 def _ignore(_frame: LinkFrame) -> None:

@@ -12,9 +12,11 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeout, BufferFull, Disconnected
+from ..protocol import msgpack_codec
 from ..protocol.frames import Outgoing
 from ..protocol.sio_codec import (
     RESERVED_EVENTS,
+    PacketDecoder,
     SocketPacket,
     SocketPacketType,
     encode_event_packet,
@@ -46,12 +48,54 @@ def encode_event(
     ack_id: int | None = None,
     volatile: bool = False,
     key: str | None = None,
+    parser: str = "default",
 ) -> Outgoing:
-    """Encode an EVENT once into the Engine.IO message every recipient will get."""
+    """Encode an EVENT once into the Engine.IO message every recipient will get, with the
+    hub's parser (``"default"``: JSON text and attachments; ``"msgpack"``)."""
     if not isinstance(event, str) or event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is not an event name a server may emit")
+    if parser == "msgpack":
+        data = msgpack_codec.encode_event(namespace, [event, *args], ack_id)
+        return Outgoing.binary(data, key=key, volatile=volatile)
     text, attachments = encode_event_packet(namespace, [event, *args], ack_id)
     return Outgoing("4" + text, attachments, key=key, volatile=volatile)
+
+
+def encode_outgoing(packet: SocketPacket, parser: str = "default") -> Outgoing:
+    """Any packet as the Engine.IO message(s) of the hub's parser."""
+    if parser == "msgpack":
+        return Outgoing.binary(msgpack_codec.encode(packet))
+    text, attachments = encode_packet(packet)
+    return Outgoing("4" + text, attachments)
+
+
+def from_json(text: str, attachments: tuple[bytes, ...] | list[bytes] = (), *,
+              parser: str = "default", key: str | None = None, volatile: bool = False
+              ) -> Outgoing:
+    """A packet kernels encoded in the default parser (``text`` without the Engine.IO
+    type), as the hub's parser sends it (a msgpack hub transcodes it once)."""
+    if parser == "msgpack":
+        decoded = PacketDecoder(max_attachments=len(attachments), max_bytes=1 << 62
+                                ).feed_whole(text, attachments)
+        return Outgoing.binary(msgpack_codec.encode(decoded), key=key, volatile=volatile)
+    return Outgoing("4" + text, attachments, key=key, volatile=volatile)
+
+
+def to_json(packet: Outgoing) -> tuple[str, tuple[bytes, ...]]:
+    """A packet in the default parser's form (text without the Engine.IO type, and its
+    attachments), whatever the hub's parser: what kernels and Redis peers read."""
+    if packet.text:
+        return packet.text[1:], packet.attachments
+    text, attachments = encode_packet(msgpack_codec.decode(packet.text_bytes))
+    return text, tuple(attachments)
+
+
+def decode_outgoing(packet: Outgoing) -> SocketPacket:
+    """An encoded packet back (for kernels, recovery offsets and the Admin UI)."""
+    if not packet.text:
+        return msgpack_codec.decode(packet.text_bytes)
+    return PacketDecoder(max_attachments=len(packet.attachments), max_bytes=1 << 62
+                         ).feed_whole(packet.text[1:], packet.attachments)
 
 
 def ack_result(args: list[Any]) -> Any:
@@ -202,7 +246,8 @@ class Socket:
         """Send an event to this socket. Sent at once; await the result for backpressure."""
         if not self.connected:
             raise Disconnected(f"socket {self.id} is not connected")
-        packet = encode_event(self.namespace.name, event, args, volatile=volatile, key=key)
+        packet = encode_event(self.namespace.name, event, args, volatile=volatile, key=key,
+                              parser=self.client.hub.config.parser)
         recovery = self.namespace.recovery
         if recovery is not None:
             packet = recovery.stamp(packet, BroadcastOptions(frozenset((self.id,))))
@@ -222,9 +267,10 @@ class Socket:
         :class:`AckTimeout` after ``timeout`` (default ``ack_timeout``), or
         :class:`Disconnected` if the socket goes away first.
         """
-        name = self.namespace.name
+        name, parser = self.namespace.name, self.client.hub.config.parser
         return self.call_encoded(
-            lambda ack_id: encode_event(name, event, args, ack_id=ack_id), event, timeout
+            lambda ack_id: encode_event(name, event, args, ack_id=ack_id, parser=parser),
+            event, timeout,
         )
 
     def call_encoded(
@@ -281,8 +327,9 @@ class Socket:
         """Disconnect this socket (``close=True`` closes the whole connection)."""
         if not self.connected:
             return
-        text, _ = encode_packet(SocketPacket(SocketPacketType.DISCONNECT, self.namespace.name))
-        self.channel.send(Outgoing("4" + text))
+        self.channel.send(encode_outgoing(
+            SocketPacket(SocketPacketType.DISCONNECT, self.namespace.name),
+            self.client.hub.config.parser))
         self._closed("server namespace disconnect")
         if close:
             self.client.close()
@@ -375,24 +422,18 @@ class Socket:
             args = []
         else:
             args = [result]
+        config = self.client.hub.config
         try:
-            text, attachments = encode_packet(
-                SocketPacket(SocketPacketType.ACK, self.namespace.name, args, ack_id)
-            )
-            packet = Outgoing("4" + text, attachments)
-            check_size(packet, self.client.hub.config.max_buffer_bytes)
+            packet = encode_outgoing(
+                SocketPacket(SocketPacketType.ACK, self.namespace.name, args, ack_id),
+                config.parser)
+            check_size(packet, config.max_buffer_bytes)
         except (TypeError, ValueError) as exc:  # unsendable, or larger than any buffer
             log.error("cannot answer ack %s in %s: %s", ack_id, self.namespace.name, exc)
-            text, _ = encode_packet(
-                SocketPacket(
-                    SocketPacketType.ACK,
-                    self.namespace.name,
-                    [{"error": "the server's answer could not be sent",
-                      "type": type(exc).__name__}],
-                    ack_id,
-                )
-            )
-            packet = Outgoing("4" + text)
+            error = {"error": "the server's answer could not be sent", "type": type(exc).__name__}
+            packet = encode_outgoing(
+                SocketPacket(SocketPacketType.ACK, self.namespace.name, [error], ack_id),
+                config.parser)
         self._send(packet)
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -78,7 +78,8 @@ class BroadcastOperator:
         Reliable packets that meet a full buffer wait up to ``send_timeout``; a recipient
         still full then is disconnected (logged) so one stuck client cannot stall a room.
         """
-        packet = encode_event(self.namespace.name, event, args, volatile=self.is_volatile, key=key)
+        packet = encode_event(self.namespace.name, event, args, volatile=self.is_volatile, key=key,
+                              parser=self.namespace.hub.config.parser)
         if retain:
             check_size(packet, self.namespace.hub.config.max_buffer_bytes)
             if key is None or not self.rooms:

@@ -30,7 +30,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..protocol import msgpack_codec
 from ..protocol.frames import Outgoing
+from ..protocol.sio_codec import SocketPacket, SocketPacketType
 
 if TYPE_CHECKING:
     from ..config import HubConfig
@@ -99,12 +101,21 @@ class Recovery:
         """``packet`` with its offset as the last argument, logged for replay. Only EVENT
         packets without an ack id and not volatile are logged (as in Node)."""
         text = packet.text
-        if packet.volatile or not _is_plain_event(text):
+        if packet.volatile:
+            return packet
+        offset = f"{self.epoch}:{self.next}"
+        if not text:  # the msgpack parser: decode, add the offset, encode again
+            decoded = msgpack_codec.decode(packet.text_bytes)
+            if decoded.type is not SocketPacketType.EVENT or decoded.id is not None:
+                return packet
+            stamped = Outgoing.binary(msgpack_codec.encode(SocketPacket(
+                decoded.type, decoded.namespace, [*decoded.data, offset])), key=packet.key)
+        elif _is_plain_event(text):
+            stamped = Outgoing(f'{text[:-1]},"{offset}"]', packet.attachments, key=packet.key)
+        else:
             return packet
         number = self.next
         self.next += 1
-        stamped = Outgoing(f'{text[:-1]},"{self.epoch}:{number}"]', packet.attachments,
-                           key=packet.key)
         self.log.append(Entry(number, opts.rooms, opts.exclude, stamped))
         self.size += stamped.size
         now = asyncio.get_running_loop().time()

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import ConnectionRefused, PayloadTooLarge, RemoteProtocolError
 from ..protocol.frames import Outgoing
+from ..protocol.msgpack_codec import MsgpackDecoder
 from ..protocol.parser_mismatch import looks_like_msgpack, msgpack_connect_error, msgpack_namespace
 from ..protocol.sio_codec import PacketDecoder, SocketPacket, SocketPacketType, encode_packet
 from .delivery import DONE, Delivery, Pending, check_size
-from .namespace_socket import Holding, Socket, SocketState
+from .namespace_socket import Holding, Socket, SocketState, encode_outgoing
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -107,8 +108,10 @@ class Client:
         self.channel = channel
         self.handshake = handshake
         config = hub.config
-        self.decoder = PacketDecoder(
-            max_attachments=config.max_attachments, max_bytes=config.max_payload
+        self.decoder: PacketDecoder | MsgpackDecoder = (
+            MsgpackDecoder(max_bytes=config.max_payload) if config.parser == "msgpack"
+            else PacketDecoder(max_attachments=config.max_attachments,
+                               max_bytes=config.max_payload)
         )
         self.sockets: dict[str, Socket] = {}
         self._admitting: set[str] = set()
@@ -127,6 +130,9 @@ class Client:
         except (RemoteProtocolError, PayloadTooLarge) as exc:
             if isinstance(data, bytes) and not self.decoder.waiting and looks_like_msgpack(data):
                 self._wrong_parser(data)
+                return
+            if isinstance(data, str) and isinstance(self.decoder, MsgpackDecoder):
+                self._wrong_parser_text(data)
                 return
             log.info("closing connection %s: %s", self.channel.sid, exc)
             self.channel.close("parse error")
@@ -151,6 +157,18 @@ class Client:
         self.channel.send(Outgoing.binary(msgpack_connect_error(namespace, why)))
         self.channel.close("parse error")
 
+    def _wrong_parser_text(self, data: str) -> None:
+        """A default-parser client on a msgpack hub: a JSON CONNECT_ERROR it can read."""
+        namespace = "/"
+        if data[1:2] == "/":
+            namespace = data[1:].split(",", 1)[0]
+        log.warning("closing connection %s: the client uses the default parser; this hub "
+                    "uses the msgpack parser", self.channel.sid)
+        text, _ = encode_packet(SocketPacket(SocketPacketType.CONNECT_ERROR, namespace, {
+            "message": "parser mismatch: this server uses the msgpack Socket.IO parser"}))
+        self.channel.send(Outgoing("4" + text))
+        self.channel.close("parse error")
+
     def on_close(self, reason: str) -> None:
         """The connection is gone: every socket disconnects with the same reason."""
         self._closed = True
@@ -172,8 +190,7 @@ class Client:
         return info
 
     def send_packet(self, packet: SocketPacket) -> Delivery:
-        text, attachments = encode_packet(packet)
-        return self.deliver(Outgoing("4" + text, attachments))
+        return self.deliver(encode_outgoing(packet, self.hub.config.parser))
 
     def deliver(self, packet: Outgoing) -> Delivery:
         """Write ``packet`` now, or (reliable, buffer full) once there is room.

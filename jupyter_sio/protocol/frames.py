@@ -99,11 +99,12 @@ class Outgoing:
         return text
 
     @classmethod
-    def binary(cls, data: bytes, *, volatile: bool = False) -> Outgoing:
-        """A binary Engine.IO message on its own (plain Engine.IO: no text message first)."""
+    def binary(cls, data: bytes, *, key: str | None = None, volatile: bool = False) -> Outgoing:
+        """A binary Engine.IO message on its own (plain Engine.IO, or a packet of the
+        msgpack parser: no text message first). ``binary_data`` keeps the bytes."""
         item = cls.__new__(cls)
-        item.text, item.text_bytes, item.attachments = "", b"", ()
-        item.key, item.volatile, item.size = None, volatile, len(data)
+        item.text, item.text_bytes, item.attachments = "", bytes(data), ()
+        item.key, item.volatile, item.size = key, volatile, len(data)
         item._ws_frame = ws_frame(bytes(data), binary=True)
         item._poll_text = "b" + base64.b64encode(data).decode("ascii")
         return item

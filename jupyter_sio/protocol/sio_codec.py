@@ -438,3 +438,7 @@ class PacketDecoder:
         self._pending, self._attachments, self._size = None, [], 0
         data = reconstruct(packet.data, attachments, max_depth=self.max_depth)
         return SocketPacket(packet.type, packet.namespace, data, packet.id)
+
+
+#: The payload shapes socket.io-parser accepts per packet type (the msgpack parser too).
+check_payload = _check_payload

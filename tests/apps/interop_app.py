@@ -9,10 +9,12 @@ from typing import Any
 
 from jupyter_sio import AckTimeout, ConnectionRefused, Disconnected, Hub, Socket
 
-# JSIO_INTEROP_RECOVERY=<seconds> turns connection-state recovery on (as --recovery does
-# for the reference server).
+# JSIO_INTEROP_RECOVERY=<seconds> turns connection-state recovery on, and
+# JSIO_INTEROP_PARSER=msgpack picks the msgpack parser (as --recovery and --msgpack do for
+# the reference server).
 hub = Hub(ping_interval=1.0, ping_timeout=2.0, max_payload=1_000_000,
-          recovery_window=float(os.environ.get("JSIO_INTEROP_RECOVERY", "0")))
+          recovery_window=float(os.environ.get("JSIO_INTEROP_RECOVERY", "0")),
+          parser=os.environ.get("JSIO_INTEROP_PARSER", "default"))
 
 
 @hub.use

@@ -4,7 +4,8 @@
 //
 //   node tests/js/reference_server.mjs --port N [--path /socket.io/] [--recovery]
 //
-// --recovery turns on connectionStateRecovery (maxDisconnectionDuration 30 s).
+// --recovery turns on connectionStateRecovery (maxDisconnectionDuration 30 s);
+// --msgpack uses socket.io-msgpack-parser.
 //
 // Listens on 127.0.0.1, prints `READY <port>` on stdout once listening
 // (`--port 0` picks a free port), exits cleanly on SIGTERM / SIGINT.
@@ -12,6 +13,7 @@
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
 
 const { values: argv } = parseArgs({
   options: {
@@ -19,6 +21,7 @@ const { values: argv } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     path: { type: "string", default: "/socket.io/" },
     recovery: { type: "boolean", default: false },
+    msgpack: { type: "boolean", default: false },
   },
 });
 
@@ -31,6 +34,7 @@ const io = new Server(httpServer, {
   transports: ["polling", "websocket"],
   allowUpgrades: true,
   serveClient: false,
+  ...(argv.msgpack ? { parser: msgpackParser } : {}),
   ...(argv.recovery
     ? { connectionStateRecovery: { maxDisconnectionDuration: 30_000, skipMiddlewares: false } }
     : {}),

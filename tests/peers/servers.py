@@ -69,12 +69,14 @@ class ServerProcess:
     """One interop server subprocess on a fixed 127.0.0.1 port."""
 
     def __init__(self, kind: str, port: int | None = None, *, start_timeout: float = 30.0,
-                 app: str = "tests.apps.interop_app:hub", recovery: bool = False) -> None:
+                 app: str = "tests.apps.interop_app:hub", recovery: bool = False,
+                 parser: str = "default") -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown server kind {kind!r} (expected one of {KINDS})")
         self.kind = kind
         self.app = app
         self.recovery = recovery
+        self.parser = parser
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.start_timeout = start_timeout
@@ -97,6 +99,8 @@ class ServerProcess:
         if self.kind == "reference":
             node = os.environ.get("NODE") or shutil.which("node") or "node"
             extra = ["--recovery"] if self.recovery else []
+            if self.parser == "msgpack":
+                extra.append("--msgpack")
             return [node, str(JS_DIR / "reference_server.mjs"), "--port", str(self.port), *extra]
         return [
             sys.executable,
@@ -117,6 +121,7 @@ class ServerProcess:
         env.setdefault("PYTHONUNBUFFERED", "1")
         if self.recovery:
             env["JSIO_INTEROP_RECOVERY"] = "30"
+        env["JSIO_INTEROP_PARSER"] = self.parser
         return env
 
     # -- lifecycle ----------------------------------------------------------------
