@@ -2,7 +2,7 @@
 
 Playwright's sync API keeps an event loop registered in the main thread for as long as it
 runs, and pytest-asyncio cannot start its loops while one is registered. So the real-browser
-tests (``tests/e2e``, ``tests/demo``) run after every asyncio test.
+tests (``tests/e2e``, ``tests/demo``, ``tests/jupyterhub``) run after every asyncio test.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-BROWSER_DIRS = ("e2e", "demo")
+from tests.browser import browser  # noqa: F401 - the session's one Chromium, for every dir
+
+BROWSER_DIRS = ("e2e", "demo", "jupyterhub")
 HERE = Path(__file__).parent
 
 

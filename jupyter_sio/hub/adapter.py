@@ -77,10 +77,13 @@ class Adapter:
     # -- membership (local) ----------------------------------------------------------------
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         joined = self.sids.setdefault(sid, set())
+        monitor = self.namespace.hub.monitor
         for room in rooms:
             if room not in joined:
                 joined.add(room)
                 self.rooms.setdefault(room, set()).add(sid)
+                if monitor is not None:
+                    monitor.on_room(self.namespace, sid, room, True)
                 if room in self.retained:
                     self._send_retained(sid, room)
 
@@ -144,8 +147,11 @@ class Adapter:
 
     def delete(self, sid: str, room: str) -> None:
         joined = self.sids.get(sid)
-        if joined is not None:
+        if joined is not None and room in joined:
             joined.discard(room)
+            monitor = self.namespace.hub.monitor
+            if monitor is not None:
+                monitor.on_room(self.namespace, sid, room, False)
         members = self.rooms.get(room)
         if members is not None:
             members.discard(sid)

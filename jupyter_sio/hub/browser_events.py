@@ -73,7 +73,7 @@ def install(hub: Hub) -> None:
         return {"ok": True, **fields}
 
     # Browser-side powers: gated by the identity's subscribe / emit rights.
-    announced = Presence()
+    announced = Presence(hub)
     hub.closed_hooks.append(announced.leave)
 
     def denied(socket: Socket, action: str, rooms: list[str] | list[None]) -> dict[str, Any] | None:

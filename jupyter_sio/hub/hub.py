@@ -15,6 +15,7 @@ from typing import Any, overload
 
 from ..config import HubConfig
 from .adapter import Adapter, InMemoryAdapter, NodeHandler
+from .admin_ui import AdminAuth, AdminUI
 from .browser_events import install as install_browser_events
 from .delivery import Delivery
 from .kernel_peer import KernelPeer, LinkWriter
@@ -80,7 +81,18 @@ class Hub:
         #: ``hook(socket, rooms_it_was_in)`` after a socket left its namespace
         self.closed_hooks: list[Callable[[Socket, set[str]], None]] = [self._socket_left]
         self._browser_events = False
+        #: the Admin UI watching this hub, if :meth:`instrument` was called
+        self.monitor: AdminUI | None = None
         self.of("/")
+
+    def instrument(self, *, auth: AdminAuth, **options: Any) -> AdminUI:
+        """Serve the official Socket.IO Admin UI on namespace ``/admin`` (python-socketio's
+        ``instrument``, Node's ``@socket.io/admin-ui``); see :mod:`.admin_ui` for
+        ``auth``, ``read_only``, ``mode``, ``namespace``, ``server_id``, ``stats_interval``."""
+        if self.monitor is not None:
+            raise RuntimeError("this hub is instrumented already")
+        self.monitor = AdminUI(self, auth=auth, **options)
+        return self.monitor
 
     def enable_browser_events(self) -> None:
         """Serve the ``sio:*`` built-ins browsers use (subscribe, presence, publish, ...)."""
@@ -256,11 +268,15 @@ class Hub:
         """A transport opened an Engine.IO connection; returns its Socket.IO client."""
         client = Client(self, channel, handshake)
         self.clients[channel.sid] = client
+        if self.monitor is not None:
+            self.monitor.on_client(True)
         return client
 
     def client_closed(self, client: Client, reason: str) -> None:
         self.clients.pop(client.channel.sid, None)
         client.on_close(reason)
+        if self.monitor is not None:
+            self.monitor.on_client(False)
 
     async def close(self) -> None:
         """Disconnect every client and close the adapters (clean shutdown)."""

@@ -16,17 +16,27 @@ Only the chosen kernel sees the event, so one kernel's exception never answers a
 kernel's browser. To deliver one event to several kernels, emit it to a room they joined.
 A hub handler for the event (``hub.on(event)``) comes before any kernel, and a hub ``"*"``
 catch-all after them: specific hub handler → kernel → ``"*"`` → "unhandled" answer.
+
+**Across nodes** (a hub spread over several servers by Redis): when nothing on the sender's
+node takes the event, the other nodes are asked (:mod:`.remote_routing`); each offers its
+best kernel by the same rules, and the best offer wins (owner, then room scope, then plain;
+among equals the newest registration by wall clock). Then "unhandled".
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .kernel_peer import KernelPeer
     from .namespace_socket import Socket
+
+#: how well a registration fits a sender (lower is better): the rules above
+OWNER, SCOPED, PLAIN = 1, 2, 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,8 @@ class Registration:
     peer: KernelPeer
     rooms: frozenset[str]
     order: int
+    #: wall-clock time of the registration: compares registrations of different nodes
+    since: float = field(default_factory=time.time)
 
 
 class KernelRouter:
@@ -89,24 +101,37 @@ class KernelRouter:
     def choose(self, socket: Socket, event: str) -> KernelPeer | None:
         """The one kernel that gets ``event`` from ``socket`` (rules in the module doc)."""
         namespace = socket.namespace.name
+        if (namespace, event) not in self.routes:
+            return None
+        owner = self.owners.get((namespace, socket.id)) if self.owners else None
+        found = self.pick(namespace, event, owner,
+                          lambda: socket.namespace.adapter.rooms_of(socket.id))
+        return found[0].peer if found is not None else None
+
+    def pick(self, namespace: str, event: str, owner: str | None,
+             sender_rooms: Callable[[], set[str]]) -> tuple[Registration, int] | None:
+        """The registration that takes ``event`` from a sender whose widget belongs to the
+        kernel ``owner`` (or None) and who is in ``sender_rooms()`` (asked only if needed),
+        and how well it fits (:data:`OWNER`, :data:`SCOPED` or :data:`PLAIN`)."""
         entries = self.routes.get((namespace, event))
         if not entries:
             return None
-        owner = self.owners.get((namespace, socket.id)) if self.owners else None
         if owner is not None:
             peer = self.kernels.get(owner)
-            if peer is not None and any(r.peer is peer for r in entries):
-                return peer
+            for entry in entries:
+                if entry.peer is peer:
+                    return entry, OWNER
         scoped = None
         plain = None
-        sender_rooms: set[str] | None = None
+        rooms: set[str] | None = None
         for entry in entries:  # in registration order: the last match is the newest
             if entry.rooms:
-                if sender_rooms is None:
-                    sender_rooms = socket.namespace.adapter.rooms_of(socket.id)
-                if not entry.rooms.isdisjoint(sender_rooms):
+                if rooms is None:
+                    rooms = sender_rooms()
+                if not entry.rooms.isdisjoint(rooms):
                     scoped = entry
             else:
                 plain = entry
-        chosen = scoped or plain
-        return chosen.peer if chosen is not None else None
+        if scoped is not None:
+            return scoped, SCOPED
+        return (plain, PLAIN) if plain is not None else None

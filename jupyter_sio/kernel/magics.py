@@ -48,6 +48,14 @@ class SioMagics(Magics):  # type: ignore[misc]
             namespaces = hub.get("namespaces", {})
             counts = ", ".join(f"{ns} {v['sockets']} sockets" for ns, v in namespaces.items())
             print(f"  hub:      {hub['clients']} connections ({counts})")
+            adapter = hub.get("adapter") or {}
+            if adapter.get("kind", "memory") != "memory":  # only cross-node adapters can fail
+                state = adapter.get("state")
+                error = f"; {adapter.get('last_error')}" if state != "connected" else ""
+                print(
+                    f"  adapter:  {adapter['kind']} {state}, reconnects "
+                    f"{adapter.get('reconnects', 0)}, dropped {adapter.get('dropped', 0)}{error}"
+                )
         if info["mode"] == "embedded":
             print("  (embedded hub: other clients need sio.embedded.token)")
 

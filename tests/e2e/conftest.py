@@ -1,5 +1,5 @@
-"""Fixtures for the browser tests: one ``jupyter lab`` per module, one Chromium per session,
-a fresh browser context per test.
+"""Fixtures for the browser tests: one ``jupyter lab`` per module, a fresh browser context
+per test (in the session's one Chromium, ``browser`` from ``tests/browser.py``).
 
 The tests are plain sync tests: Playwright's sync API refuses to run inside a running asyncio
 loop (and keeps its own loop running in the main thread), so the async
@@ -11,34 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
-import shutil
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import ARGS  # noqa: F401 - the session's Chromium: tests/browser.py
 from tests.e2e.lab import ARTIFACTS, Lab, LabPage
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - the browser fixture skips
-    sync_playwright = None
-
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("JSIO_CHROMIUM"), "/usr/lib/chromium/chromium",
-                      "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
 
 
 def run_in_thread(coroutine_function: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
@@ -46,21 +25,6 @@ def run_in_thread(coroutine_function: Callable[..., Awaitable[Any]], **kwargs: A
     keeps an event loop running in the main thread, so ``asyncio.run`` cannot be used here)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine_function(**kwargs)).result()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright (no Playwright-managed browser download)."""
-    if sync_playwright is None:
-        pytest.skip("playwright is not installed (pip install 'playwright>=1.45')")
-    executable = _chromium()
-    if executable is None:
-        pytest.skip("no chromium (Debian package `chromium`) on this machine")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -164,3 +164,21 @@ async def test_a_shared_server_can_keep_kernel_powers_for_its_kernels(server: Se
     assert await server.ws_status(url, {"X-Jupyter-Sio-Token": server.app.secret}) == 101
     browser_url = server.sio_url(transport="websocket", scheme="ws")
     assert await server.ws_status(browser_url, alice) == 101  # browsers keep read and write
+
+
+@pytest.mark.parametrize("sio_config", [{"admin_ui": True}])
+async def test_the_admin_ui_is_for_kernel_powers_only(server: Server) -> None:
+    answers = {}
+    for name in ("alice", "bob"):
+        conn = await server.ws(server.sio_url(transport="websocket", scheme="ws"),
+                               {"Authorization": f"token {token_of(name)}"})
+        sio = RawSio(conn)
+        assert (await sio.recv()).startswith("0{")
+        await conn.write_message("40/admin,")
+        answers[name] = await sio.recv()
+        if name == "alice":
+            config = await sio.recv()
+            assert config.startswith('42/admin,["config"'), config
+        sio.close()
+    assert answers["alice"].startswith("40/admin,{")
+    assert answers["bob"].startswith("44/admin,") and "kernel powers" in answers["bob"]

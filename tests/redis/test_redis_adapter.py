@@ -11,7 +11,8 @@ import pytest
 import socketio
 
 from jupyter_sio import Hub, HubServer, Socket
-from jupyter_sio.hub.redis_adapter import pack, redis_adapter, unpack
+from jupyter_sio.exceptions import ConfigError
+from jupyter_sio.hub.redis_adapter import RedisSettings, pack, redis_adapter, unpack
 from tests.live_server import free_port
 
 
@@ -64,6 +65,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 def test_wire_format_round_trips_binary_attachments() -> None:
     header = {"type": "broadcast", "text": '451-["x",{"_placeholder":true,"num":0}]'}
     assert unpack(pack(header, [b"\x00\n\xff", b""])) == (header, [b"\x00\n\xff", b""])
+
+
+def test_redis_settings_are_checked_before_anything_connects() -> None:
+    with pytest.raises(TypeError):
+        redis_adapter("redis://127.0.0.1:1/0", prefx="typo")
+    with pytest.raises(ConfigError, match="ping_interval"):
+        RedisSettings(ping_interval=0)
+    with pytest.raises(ConfigError, match="max_pending"):
+        redis_adapter("redis://127.0.0.1:1/0", max_pending=0)
 
 
 async def test_a_broadcast_reaches_rooms_on_both_nodes_once(two_hubs: list[HubServer]) -> None:
@@ -209,6 +219,8 @@ async def test_two_jupyter_servers_share_rooms_through_redis(redis_url: str,
     kernel = await a.start_kernel()
     try:
         await kernel.run("%load_ext jupyter_sio")
+        status = (await kernel.run("%sio")).stdout
+        assert "adapter:  redis connected, reconnects 0, dropped 0" in status
         browser = socketio.AsyncClient(reconnection=False)
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         browser.on("tick", lambda *args: inbox.put_nowait(args))

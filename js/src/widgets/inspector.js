@@ -12,7 +12,8 @@ import { frame, h, setData, setText, drawOnChange } from "../dom.js";
  *   kernel?: string | null, namespaces?: string[]}} ConnInfo
  * @typedef {{clients?: number, namespaces?: Record<string, {sockets: number, rooms: number,
  *   deliveries: number, retained: number}>, rooms?: Record<string, Record<string, number>>,
- *   connections?: ConnInfo[]}} HubStats
+ *   connections?: ConnInfo[], adapter?: {kind: string, state: string, reconnects?: number,
+ *   dropped?: number, last_error?: string | null}}} HubStats
  */
 
 /**
@@ -68,6 +69,8 @@ export function summarize(stats, prev, dt) {
     connections: rows,
     rates,
     rate,
+    // how the hub reaches its other nodes (Redis); the in-memory adapter is always connected
+    adapter: stats.adapter ?? { kind: "memory", state: "connected" },
   };
 }
 
@@ -173,7 +176,9 @@ export function view({ model, el, state }) {
     const tr = Object.entries(s.transports)
       .map(([k, v]) => `${v} ${k}`)
       .join(", ");
-    setText(summary, `${s.clients} connections (${s.kernels} kernels, ${s.browsers} clients) · ${tr || "–"} · ${rateText(s.rate)} delivered`);
+    setData(summary, "adapter", s.adapter.state);
+    const nodes = s.adapter.kind === "memory" ? "" : ` · ${s.adapter.kind} ${s.adapter.state}`;
+    setText(summary, `${s.clients} connections (${s.kernels} kernels, ${s.browsers} clients) · ${tr || "–"} · ${rateText(s.rate)} delivered${nodes}`);
     rooms.replaceChildren(
       ...s.rooms.map((r) =>
         h(
