@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..exceptions import ConnectionRefused
 from ..protocol.sio_codec import SocketPacketType, dumps
 from .adapter import BroadcastOptions
+from .browser_events import names
 from .namespace_socket import decode_outgoing
 
 if TYPE_CHECKING:
@@ -175,14 +176,14 @@ class AdminUI:
         ns = self.hub.namespaces.get(str(namespace))
         if ns is None or ns is self.namespace:
             return []
-        rooms = _names(room_filter)
+        rooms = names(room_filter)
         return ns.adapter.local_sockets(BroadcastOptions(frozenset(rooms)))
 
     def _emit(self, _admin: Socket, namespace: Any, room_filter: Any, event: Any,
               *args: Any) -> None:
         ns = self.hub.namespaces.get(str(namespace))
         if ns is not None and ns is not self.namespace:
-            rooms = _names(room_filter)
+            rooms = names(room_filter)
             (ns.to(rooms) if rooms else ns).emit(str(event), *args)
 
     def _join(self, _admin: Socket, namespace: Any, room: Any, room_filter: Any = None) -> None:
@@ -300,14 +301,6 @@ class AdminUI:
             },
             "rooms": sorted(socket.rooms),
         }
-
-
-def _names(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
 
 
 def _without_secrets(url: str) -> str:

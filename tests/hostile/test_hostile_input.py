@@ -5,15 +5,14 @@ once, and the hub's memory stays far from what the input asks for."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
-import struct
 
 import pytest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from tests.peers.servers import ServerProcess
+from tests.peers.stalled import StalledClient
 
 from .conftest import Healthy, rss_of
 
@@ -100,42 +99,13 @@ async def test_a_presence_bomb_is_refused_and_bounded_subscribes_stay_cheap(
     assert rss_of(hostile) - before < BOUND
 
 
-def masked_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
-    size = len(payload)
-    head = struct.pack("!B", 0x80 | opcode)
-    bit = 0x80 if mask else 0
-    if size < 126:
-        head += struct.pack("!B", bit | size)
-    elif size < 65536:
-        head += struct.pack("!BH", bit | 126, size)
-    else:
-        head += struct.pack("!BQ", bit | 127, size)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
-async def test_a_binary_packet_without_text_json_shape_is_a_protocol_error(
+async def test_a_binary_packet_announcing_too_many_attachments_is_a_protocol_error(
     hostile: ServerProcess, healthy: Healthy
 ) -> None:
-    """A ``json`` attachment header with a bad count, sent as raw frames."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", hostile.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(masked_frame(1, b"40"))
-    writer.write(masked_frame(1, b'45999999-["echo"]'))
-    try:
-        while await asyncio.wait_for(reader.read(65536), 30):
-            pass
-    except ConnectionResetError:
-        pass
-    writer.close()
+    client = await StalledClient.connect(hostile.port)
+    client.send('45999999-["echo"]')
+    assert await client.closed_by_server()
+    client.close()
     await healthy.served()
 
 
