@@ -70,6 +70,8 @@ async def test_stuck_readers_are_dropped_once_and_memory_stays_bounded(
         lines = re.findall(r"disconnecting (\S+): ", log_since(hostile, offset))
         assert len(lines) == 2 and len(set(lines)) == 2, lines  # once per stuck client
         assert "never retrieved" not in log_since(hostile, offset)
+        print(f"hub RSS: {baseline >> 20} MiB before, +{(peak - baseline) / 2**20:.1f} MiB at "
+              f"peak; {sent} broadcasts of 1 KB")  # shown with pytest -s
         assert peak - baseline < BOUND, f"hub RSS grew by {(peak - baseline) >> 20} MiB"
         await other.served()
     finally:
