@@ -56,6 +56,20 @@ export class Connection {
     this.local = new Emitter();
     this.closed = false;
     this.connects = 0;
+    /** `sio:subscribe` calls in flight, each with the channel token it was sent on */
+    /** @type {Set<{channel: object | null}>} */
+    this.subscribing = new Set();
+  }
+
+  /**
+   * True while the hub replays retained values and history to this socket: between sending
+   * `sio:subscribe` and its answer. The hub writes a room's retained packets when the socket
+   * joins, before the answer, and packets to one socket arrive in order (README, Delivery
+   * semantics), so events heard now are that replay (or live events sent meanwhile).
+   */
+  get replaying() {
+    for (const call of this.subscribing) if (call.channel === this.current) return true;
+    return false;
   }
 
   /**
@@ -135,7 +149,11 @@ export class Connection {
     if (live()) this.local.fire("connect", [this.connects]);
   }
 
-  /** @param {string[]} rooms */
+  /**
+   * Join `rooms`. Listeners hear "replay" `{rooms}` first: after a reconnect (or a channel
+   * dialled again) the replay that follows repeats values the widget state may hold already.
+   * @param {string[]} rooms
+   */
   async subscribe(rooms) {
     /** @type {Record<string, any>} */
     const spec = { rooms };
@@ -143,8 +161,13 @@ export class Connection {
     if (this.name) spec.name = this.name;
     if (this.kernel) spec.kernel = this.kernel;
     if (this.page) spec.page = this.page;
+    const pending = { channel: this.current };
+    this.subscribing.add(pending);
+    this.local.fire("replay", [{ rooms: [...rooms] }]);
     try {
-      const reply = await this.call("sio:subscribe", [spec]);
+      const reply = await this.call("sio:subscribe", [spec]).finally(() => {
+        this.subscribing.delete(pending);
+      });
       if (reply && reply.ok) {
         if (reply.me) this.me = reply.me;
         this.local.fire("subscribed", [reply]);

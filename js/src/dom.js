@@ -1,6 +1,7 @@
 // Small DOM helpers shared by the widgets.
 
 import { coalesce } from "./schedule.js";
+import { goneNotice, watchModel } from "./liveness.js";
 
 /**
  * Create an element: `h("div", {class: "x", dataset: {key: "a"}}, child, "text")`.
@@ -53,7 +54,8 @@ export function statusState(status) {
 
 /**
  * The common frame of a widget view: root with its stable class, a header with a title and a
- * status badge bound to the model's `status` trait, and a body.
+ * status badge bound to the model's `status` trait, a notice shown once the model's kernel
+ * side is gone (liveness.js: a kernel restart), and a body.
  * @param {any} model
  * @param {HTMLElement} el
  * @param {string} cls   e.g. "jsio-metric"
@@ -63,8 +65,21 @@ export function frame(model, el, cls, title) {
   const badge = h("span", { class: "jsio-status" });
   const titleEl = h("span", { class: "jsio-title", text: title });
   const header = h("div", { class: "jsio-header" }, titleEl, badge);
+  const notice = h("div", { class: "jsio-kernel-notice", role: "status" });
+  notice.hidden = true;
   const body = h("div", { class: "jsio-body" });
-  const root = h("div", { class: `jsio-widget ${cls}` }, header, body);
+  const root = h("div", { class: `jsio-widget ${cls}` }, header, notice, body);
+  // our notice replaces ipywidgets' bare broken-link icon (widgets.css hides it in hosts)
+  el.classList?.add("jsio-host");
+  const stopWatching = watchModel(el, model, (gone) => {
+    setData(root, "kernel", gone ? "gone" : "live");
+    notice.hidden = !gone;
+    if (!gone) return;
+    const comm = /\bcomm\b/.test(model.get("status") || ""); // "comm", "connecting · comm"
+    const { title: head, text, detail } = goneNotice(model.get("_kind") || "", model.get("rooms") || [], { comm });
+    notice.replaceChildren(h("strong", { class: "jsio-kernel-notice-title", text: `${head}.` }), " ", text);
+    notice.title = detail;
+  });
   const theme = model.get("theme");
   if (theme && theme !== "auto") root.dataset.theme = theme;
   const showStatus = () => {
@@ -83,6 +98,8 @@ export function frame(model, el, cls, title) {
     body,
     dispose() {
       model.off("change:status", showStatus);
+      stopWatching();
+      el.classList?.remove("jsio-host");
       root.remove();
     },
   };

@@ -1,7 +1,8 @@
 // End to end: the *built bundle*'s connection code (socket.io-client inside
 // jupyter_sio/widgets/static/widgets.js) against a real jupyter_sio hub (an embedded hub
 // started by test/fixtures/hub.py with a kernel peer): subscribe, retained values, live
-// metrics, kernel handlers answering acks, polls, presence — over WebSocket and polling.
+// metrics, kernel handlers answering acks, polls, presence — over WebSocket and polling —
+// and the order replay.js relies on (retained history before the subscribe answer).
 //
 // Needs the bundle (npm run build) and Python with jupyter_sio importable: $JSIO_PYTHON, else
 // ../.venv/bin/python, else python3. Skipped when either is missing.
@@ -242,3 +243,32 @@ test(
     }
   },
 );
+
+for (const transports of [["websocket"], ["polling"]]) {
+  test(`retained history is replayed before the subscribe answer, again after a reconnect (${transports})`, { skip }, async () => {
+    // What replay.js relies on: the hub writes a room's retained packets (each key's history
+    // oldest first, then its current value) when the socket joins, before answering
+    // sio:subscribe, so the Connection hears them while `replaying`; live ones after it.
+    const room = `history-${transports[0]}`;
+    for (const value of [1, 2, 3, 4, 5]) await hub.send({ op: "metric", room, key: "cpu", value });
+    const conn = sio.openConnection(new FakeModel({ rooms: [room] }), { page: page(), transports });
+    const heard = [];
+    conn.on("metric", (m) => heard.push([m.value, conn.replaying]));
+    try {
+      await onceLocal(conn, "subscribed");
+      assert.deepEqual(heard, [1, 2, 3, 4, 5].map((v) => [v, true]));
+      const live = waitFor(conn, "metric", (m) => m.value === 6);
+      await hub.send({ op: "metric", room, key: "cpu", value: 6 });
+      await live;
+      assert.deepEqual(heard.at(-1), [6, false]);
+      // the transport breaks: socket.io-client reconnects, subscribes again, the hub replays
+      heard.length = 0;
+      const again = onceLocal(conn, "subscribed", 20000);
+      conn.channel.socket.io.engine.close();
+      await again;
+      assert.deepEqual(heard, [1, 2, 3, 4, 5, 6].map((v) => [v, true]));
+    } finally {
+      conn.close();
+    }
+  });
+}

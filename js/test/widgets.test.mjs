@@ -178,4 +178,7 @@ test("inspector: counts, transports, rooms and rates from deltas", () => {
   assert.equal(s.rate, 100);
   assert.deepEqual(s.connections.map((c) => [c.who, c.kind, c.droppedRate]), [["Ann", "client", 5], ["bob", "client", 0], ["kernel 12345678", "kernel", 0]]);
   assert.equal(summarize(next, null, 0).rate, 0);
+  assert.deepEqual(s.adapter, { kind: "memory", state: "connected" });
+  const degraded = summarize({ ...next, adapter: { kind: "redis", state: "reconnecting" } }, null, 0);
+  assert.equal(degraded.adapter.state, "reconnecting");
 });

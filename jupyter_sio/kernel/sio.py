@@ -330,8 +330,10 @@ class KernelSio:
         if attachments:  # the count goes in the frame's header (the hub waits for them)
             header = f'{header[:-1]},"n":{len(attachments)}}}'
         line = "emit\t" + header + "\t" + text
+        # A key with a retained history keeps every value: no conflation on the way out.
+        conflate = key is not None and (retain is False or retain is True or retain == 1)
         link.buffer.push(
-            Outgoing(line, attachments, key=None if key is None else header, volatile=volatile)
+            Outgoing(line, attachments, key=header if conflate else None, volatile=volatile)
         )
 
     def _emit_header(self, options: tuple[Any, ...]) -> str:

@@ -7,7 +7,8 @@
     metric(sio, "dash", "cpu", 42.0)
 
 The widget classes need ``anywidget``; they are imported on first use, so
-``jupyter_sio.widgets.publish`` (and ``import jupyter_sio``) work in kernels without it.
+``jupyter_sio.widgets.publish``, ``wait_for_viewers`` (and ``import jupyter_sio``) work in
+kernels without it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .publish import PollHandle, metric, start_poll
+from .viewers import Viewers, wait_for_viewers
 
 if TYPE_CHECKING:
     from .base import SioWidget
@@ -64,6 +66,8 @@ __all__ = [
     "Presence",
     "SioWidget",
     "ValueTable",
+    "Viewers",
     "metric",
     "start_poll",
+    "wait_for_viewers",
 ]

@@ -299,3 +299,152 @@ class LabPage:
         path = ARTIFACTS / name
         self.page.screenshot(path=str(path), **kwargs)
         return path
+
+
+# -- whole notebooks, as a user runs them (menus, dialogs, reloads) --------------------------
+# (used by test_example_notebooks.py; additions only, the helpers above are unchanged)
+
+def copy_notebook(lab: Lab, source: Path, name: str | None = None) -> str:
+    """Put a copy of ``source`` (e.g. one of ``notebooks/``) into the server's root; return
+    its name there."""
+    name = name or source.name
+    (lab.work / name).write_bytes(source.read_bytes())
+    return name
+
+
+def menu(nb: LabPage, *labels: str, timeout: float = KERNEL_TIMEOUT) -> None:
+    """Click through JupyterLab's main menu: ``menu(nb, "Run", "Run All Cells")``. An item
+    that is still disabled (the kernel is starting) is waited for."""
+    page = nb.page
+    page.locator(".lm-MenuBar-item", has_text=labels[0]).first.click()
+    for label in labels[1:]:
+        item = page.locator(
+            ".lm-Menu:not(.lm-mod-hidden) .lm-Menu-item:not(.lm-mod-disabled)",
+            has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$")),
+        ).first
+        item.wait_for(state="visible", timeout=timeout)
+        item.click()
+
+
+def accept_dialog(nb: LabPage, button: str, timeout: float = KERNEL_TIMEOUT) -> None:
+    """Press ``button`` in the modal dialog Lab shows (e.g. "Restart")."""
+    dialog = nb.page.locator(".jp-Dialog")
+    dialog.wait_for(state="visible", timeout=timeout)
+    dialog.locator(".jp-Dialog-button", has_text=button).first.click()
+    dialog.wait_for(state="detached", timeout=timeout)
+
+
+def arm_prompts(nb: LabPage) -> int:
+    """Watch every code cell's prompt for the ``[*]`` Lab shows when it queues the cell (see
+    :func:`wait_all_ran`); returns the number of code cells.
+
+    Lab attaches a freshly loaded notebook's cells gradually: first wait until the page has
+    as many code cells as the notebook file."""
+    book = nbformat.read(nb.lab.work / nb.notebook, as_version=4)
+    expected = sum(cell.cell_type == "code" for cell in book.cells)
+    nb.page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length === n",
+        arg=[nb.sel(".jp-Notebook .jp-CodeCell"), expected], timeout=LAB_TIMEOUT)
+    return int(nb.page.evaluate(
+        """(sel) => {
+            const cells = [...document.querySelectorAll(sel)];
+            for (const cell of cells) {
+                const p = cell.querySelector('.jp-InputPrompt');
+                if (p.__e2eObserver) p.__e2eObserver.disconnect();
+                p.__e2eQueued = false;
+                p.__e2eSeen = [p.textContent];
+                p.__e2eObserver = new MutationObserver(() => {
+                    p.__e2eSeen.push(p.textContent);
+                    if (p.textContent.includes('*')) p.__e2eQueued = true;
+                });
+                p.__e2eObserver.observe(p, {childList: true, characterData: true, subtree: true});
+            }
+            return cells.length;
+        }""", nb.sel(".jp-Notebook .jp-CodeCell")))
+
+
+def wait_all_ran(nb: LabPage, timeout: float = LAB_TIMEOUT) -> None:
+    """After :func:`arm_prompts` and a Run All: every code cell was queued since, and shows
+    an execution count now (the whole notebook ran, top to bottom)."""
+    try:
+        nb.page.wait_for_function(
+            """(sel) => [...document.querySelectorAll(sel)].every((cell) => {
+                const p = cell.querySelector('.jp-InputPrompt');
+                return p.__e2eQueued && /\\[\\d+\\]/.test(p.textContent);
+            })""", arg=nb.sel(".jp-Notebook .jp-CodeCell"), timeout=timeout)
+    except Exception as exc:
+        prompts = nb.page.eval_on_selector_all(
+            nb.sel(".jp-Notebook .jp-CodeCell .jp-InputPrompt"),
+            "(ps) => ps.map((p) => [p.textContent.trim(), !!p.__e2eQueued, p.__e2eSeen,"
+            " p.isConnected, p.closest('.jp-Cell')?.querySelector('.jp-OutputArea')?.textContent])")
+        raise AssertionError(f"not every cell ran: (prompt, queued since) {prompts}") from exc
+
+
+def run_all(nb: LabPage, *, restart: bool = False, timeout: float = LAB_TIMEOUT) -> None:
+    """*Run ▸ Run All Cells*, or with ``restart`` *Kernel ▸ Restart Kernel and Run All
+    Cells…* (confirmed), and wait until every code cell ran."""
+    arm_prompts(nb)
+    if restart:
+        menu(nb, "Kernel", "Restart Kernel and Run All Cells…")
+        accept_dialog(nb, "Restart")
+    else:
+        menu(nb, "Run", "Run All Cells")
+    wait_all_ran(nb, timeout)
+
+
+def restart_kernel(nb: LabPage) -> None:
+    """*Kernel ▸ Restart Kernel…*, confirmed; returns once the restarted kernel is idle (the
+    toolbar's indicator went through "restarting" or "starting", then says "idle")."""
+    nb.page.evaluate(
+        """(sel) => {
+            const el = document.querySelector(sel);
+            el.__e2eRestarted = false;
+            el.__e2eObserver?.disconnect();
+            el.__e2eObserver = new MutationObserver(() => {
+                if (/restarting|starting/.test(el.dataset.status)) el.__e2eRestarted = true;
+            });
+            el.__e2eObserver.observe(el, {attributes: true, attributeFilter: ['data-status']});
+        }""", nb.sel(".jp-Notebook-ExecutionIndicator"))
+    menu(nb, "Kernel", "Restart Kernel…")
+    accept_dialog(nb, "Restart")
+    nb.page.wait_for_function(
+        "(sel) => { const el = document.querySelector(sel);"
+        " return el.__e2eRestarted && el.dataset.status === 'idle'; }",
+        arg=nb.sel(".jp-Notebook-ExecutionIndicator"), timeout=KERNEL_TIMEOUT)
+
+
+def code_cell_index(nb: LabPage, text: str) -> int:
+    """The index (among all cells, as :meth:`LabPage.cells` counts) of the first code cell
+    whose source contains ``text``."""
+    index = nb.page.evaluate(
+        """([sel, text]) => [...document.querySelectorAll(sel)].findIndex((cell) =>
+            cell.classList.contains('jp-CodeCell')
+            && (cell.querySelector('.jp-InputArea')?.textContent ?? '').includes(text))""",
+        [nb.sel(".jp-Notebook .jp-Cell"), text])
+    assert index >= 0, f"no code cell with {text!r}"
+    return int(index)
+
+
+def save(nb: LabPage) -> None:
+    """Save (Ctrl+S in command mode) and wait until Lab says the notebook is clean."""
+    nb.cells().nth(0).locator(".jp-InputPrompt").click()
+    nb.page.keyboard.press("Control+s")
+    nb.page.wait_for_function(
+        "() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
+        timeout=LAB_TIMEOUT)
+
+
+def reload(nb: LabPage) -> None:
+    """Reload the page (Lab may ask whether to leave: yes) and wait for the kernel."""
+    nb.page.once("dialog", lambda dialog: dialog.accept())
+    nb.page.reload(timeout=LAB_TIMEOUT)
+    nb.lab.wait_for_session(nb.notebook, nb.page)
+    nb.wait_idle(timeout=LAB_TIMEOUT)
+
+
+def whoami(nb: LabPage) -> dict[str, Any]:
+    """The Jupyter identity of the page's login (``/api/me``): username, display_name, ..."""
+    me = nb.page.evaluate(
+        """async (url) => (await (await fetch(url, {credentials: 'same-origin'})).json())""",
+        nb.lab.server.url + "api/me")
+    return dict(me["identity"])

@@ -5,6 +5,7 @@ import { Store } from "../emitter.js";
 import { Ring } from "../ring.js";
 import { clock, formatValue } from "../format.js";
 import { drawOnChange, frame, h, onChange, setData, setText } from "../dom.js";
+import { isRepeat } from "../replay.js";
 
 export const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
@@ -109,6 +110,8 @@ export function setup({ model, conn }) {
   /** @type {Store<ChartState>} */
   const store = new Store({ series: new Map(), order: [], points: 0 });
   const off = conn.on("metric", (msg) => {
+    // a reconnect replays the retained history: keep only points newer than the drawn ones
+    if (isRepeat(conn.replaying, msg?.t, store.get().series.get(msg?.key)?.last()?.[0])) return;
     const keys = model.get("series");
     if (applyPoint(store.get(), msg, keys && keys.length ? keys : null, model.get("window") || 2000)) {
       store.changed();

@@ -5,6 +5,7 @@ import { Store } from "../emitter.js";
 import { mimePlan, renderPlan } from "../mime.js";
 import { clock } from "../format.js";
 import { drawOnChange, frame, h, setData } from "../dom.js";
+import { ReplayFilter } from "../replay.js";
 
 /** @typedef {{seq: number, event: string, args: any[], t: number}} FeedItem */
 /** @typedef {{items: FeedItem[], seq: number}} FeedState */
@@ -19,8 +20,19 @@ import { drawOnChange, frame, h, setData } from "../dom.js";
  */
 export function pushItem(state, event, args, max, now = Date.now() / 1000) {
   state.seq += 1;
-  state.items.push({ seq: state.seq, event, args, t: now });
+  state.items.push({ seq: state.seq, event, args, t: itemTime(args, now) });
   if (state.items.length > max) state.items.splice(0, state.items.length - max);
+}
+
+/**
+ * When an event happened: its payload's `t` (epoch seconds) if it has one, so replayed
+ * history shows when it was sent, not when this page heard it; else `now`.
+ * @param {any[]} args
+ * @param {number} now
+ */
+export function itemTime(args, now) {
+  const t = args[0] && typeof args[0] === "object" ? args[0].t : undefined;
+  return typeof t === "number" && Number.isFinite(t) && t > 0 ? t : now;
 }
 
 /**
@@ -63,11 +75,15 @@ export function setup({ model, conn }) {
   const store = new Store({ items: [], seq: 0 });
   /** @type {Array<() => void>} */
   let offs = [];
+  // A reconnect replays the room's retained events: show only those the list lacks.
+  const replay = new ReplayFilter();
+  const offReplay = conn.onLocal("replay", () => replay.begin(store.get().items));
   const listen = () => {
     offs.forEach((off) => off());
     const events = model.get("events") || [];
     offs = events.map((/** @type {string} */ event) =>
       conn.on(event, (...args) => {
+        if (replay.repeat(conn.replaying, event, args)) return;
         store.update((s) => pushItem(s, event, args, model.get("max_items") || 200));
       }),
     );
@@ -78,6 +94,7 @@ export function setup({ model, conn }) {
     store,
     dispose() {
       offs.forEach((off) => off());
+      offReplay();
       model.off("change:events", listen);
     },
   };

@@ -3,6 +3,7 @@
 import { Store } from "../emitter.js";
 import { TREND_ARROW, age, formatValue, sparkPoints, trend } from "../format.js";
 import { drawOnChange, frame, h, onChange, setData, setText, svg } from "../dom.js";
+import { isRepeat } from "../replay.js";
 
 /**
  * @typedef {{value: unknown, t: number | undefined, history: number[], count: number}} MetricState
@@ -33,6 +34,7 @@ export function setup({ model, conn }) {
   const store = new Store({ value: undefined, t: undefined, history: [], count: 0 });
   const off = conn.on("metric", (msg) => {
     const s = store.get();
+    if (msg?.key === model.get("key") && isRepeat(conn.replaying, msg.t, s.t)) return;
     if (applyMetric(s, msg, model.get("key"), Math.max(2, model.get("history") || 30))) {
       store.changed();
     }

@@ -3,6 +3,7 @@
 import { Store } from "../emitter.js";
 import { age, formatValue } from "../format.js";
 import { drawOnChange, frame, h, setData, setText } from "../dom.js";
+import { isRepeat } from "../replay.js";
 
 /**
  * @typedef {{rows: Map<string, {value: unknown, t: number, count: number}>, dirty: Set<string>}} TableState
@@ -28,6 +29,8 @@ export function setup({ model, conn }) {
   /** @type {Store<TableState>} */
   const store = new Store({ rows: new Map(), dirty: new Set() });
   const off = conn.on("metric", (msg) => {
+    const row = typeof msg?.key === "string" ? store.get().rows.get(msg.key) : undefined;
+    if (isRepeat(conn.replaying, msg?.t, row?.t)) return; // a reconnect's replay
     if (applyRow(store.get(), msg, model.get("max_rows") || 1000)) store.changed();
   });
   return { store, dispose: off };
