@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..exceptions import Forbidden
 from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
 
 URL_ENV = "JUPYTER_SIO_URL"
@@ -119,3 +120,33 @@ def from_runtime_file(environ: dict[str, str] | None = None) -> Endpoint | None:
 def discover() -> list[Endpoint]:
     """Candidate endpoints in order of preference (empty: use an embedded hub)."""
     return [e for e in (from_environment(), from_runtime_file()) if e is not None]
+
+
+def explain(endpoint: Endpoint, exc: BaseException) -> str:
+    """Why ``endpoint`` could not be used, in terms a user can act on."""
+    code = getattr(exc, "code", None)
+    if isinstance(exc, Forbidden):  # open_websocket's word for a 403
+        code = 403
+    where = endpoint.base or endpoint.url
+    if isinstance(exc, ConnectionRefusedError):
+        return (f"nothing listens at {where} (is the Jupyter server running, and is this its "
+                "address?)")
+    if code == 403:
+        return (f"{where} refused the credentials: a wrong or expired token, or a user "
+                "without execute permission on jupyter_sio")
+    if isinstance(code, int) and code >= 300:  # 404, or Jupyter's redirect for unknown paths
+        return (f"no jupyter_sio at {where} (HTTP {code}): the URL should be the server's base "
+                "URL followed by jupyter-sio/, and the jupyter_sio server extension must be "
+                "enabled there")
+    if isinstance(exc, TimeoutError):
+        return f"{where} did not answer in time"
+    return f"{where}: {exc!r}"
+
+
+def why_embedded(errors: list[str]) -> str:
+    """Why a kernel runs its own hub: what discovery found (or did not)."""
+    if errors:
+        return ("the Jupyter server's hub could not be used (" + "; ".join(errors) + ")")
+    return ("no jupyter_sio server extension started this kernel (no JUPYTER_SIO_URL in its "
+            "environment): install jupyter_sio where the Jupyter server runs and restart the "
+            "server to use the server's hub")

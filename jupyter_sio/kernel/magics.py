@@ -104,6 +104,9 @@ def load_ipython_extension(ipython: Any) -> None:
         "client": "the hub",
     }.get(sio.mode, sio.mode)
     print(f"jupyter_sio: connected to {where} ({sio.url}); use `sio` in cells, %sio for status")
+    if sio.mode == "embedded" and sio.why:
+        print(f"jupyter_sio: an embedded hub because {sio.why}. Widgets still work "
+              "(through this kernel when the page cannot reach the hub).")
 
 
 def unload_ipython_extension(ipython: Any) -> None:

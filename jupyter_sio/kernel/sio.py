@@ -57,7 +57,7 @@ from ..protocol.sio_codec import (
     encode_event_packet,
     reconstruct,
 )
-from .discovery import Endpoint, discover, kernel_id
+from .discovery import Endpoint, discover, explain, kernel_id, why_embedded
 from .link_client import LinkClient, LinkLimits
 
 if TYPE_CHECKING:
@@ -128,6 +128,8 @@ class KernelSio:
 
     def __init__(self, limits: LinkLimits | None = None) -> None:
         self.mode = "disconnected"
+        #: why ``mode`` is what it is, for the user (e.g. why the hub is embedded)
+        self.why = ""
         self.endpoint: Endpoint | None = None
         self.embedded: EmbeddedHub | None = None
         self.limits = limits or LinkLimits()
@@ -181,10 +183,11 @@ class KernelSio:
                 self.mode = "server" if endpoint is None else "client"
                 return
             except Exception as exc:  # unreachable, refused, old server without extension
-                errors.append(f"{candidate.source} {candidate.url}: {exc!r}")
+                errors.append(explain(candidate, exc))
                 log.info("hub at %s not usable: %r", candidate.url, exc)
         if endpoint is not None or embedded is False:
             raise Disconnected("could not reach a hub: " + "; ".join(errors))
+        self.why = why_embedded(errors) if not embedded else "embedded=True was asked for"
         from .embedded import EmbeddedHub  # the hub's server code, only when needed
 
         self.embedded = EmbeddedHub()
@@ -269,6 +272,7 @@ class KernelSio:
         """Mode, URL, connection, rooms, handlers, the link buffer; the hub's counts."""
         info: dict[str, Any] = {
             "mode": self.mode,
+            "why": self.why,
             "url": self.url,
             "connected": self.connected,
             "sid": self.sid,
