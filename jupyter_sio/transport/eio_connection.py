@@ -249,6 +249,15 @@ class EngineConnection:
     async def poll(self) -> str:
         """Serve one GET: wait for packets (or a heartbeat), return the payload text."""
         session = self.session
+        if session.closed and self._linger is not None:
+            # Closed by the server with no GET held: this one takes what is left, the
+            # close packet last (Node's engine.io waits for the next GET the same way).
+            config = self.server.config
+            left = self.outbox.drain(config.max_payload, config.max_poll_packets)
+            if not left or left[-1] is not CLOSE:
+                left.append(CLOSE)
+            self._finish_close()
+            return "\x1e".join(p.poll_text for p in left)
         session.begin_poll()
         try:
             if not self.outbox and not session.closed and not session.probe_answered:

@@ -54,8 +54,10 @@ async def test_token_user_gets_413_and_the_session_closes(server: Server) -> Non
     size = 10 * LIMIT
     response = await raw_post(server, sid, {**auth, "Content-Length": str(size)}, b"4" * size)
     assert response.status == 413 and response.json() == TOO_LARGE
+    closing = await server.fetch(server.sio_url(f"sid={sid}"), headers=auth)
+    assert closing.code == 200 and closing.body == b"1"  # the close packet, then...
     later = await server.fetch(server.sio_url(f"sid={sid}"), headers=auth)
-    assert later.code == 400 and engine_error(later)["code"] == 1  # session unknown
+    assert later.code == 400 and engine_error(later)["code"] == 1  # ...session unknown
 
 
 async def test_chunked_oversized_body_gets_413(server: Server) -> None:

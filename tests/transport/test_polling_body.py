@@ -68,7 +68,10 @@ class Served:
             conn.close()
 
     async def assert_closed_for_parse_error(self, sid: str) -> None:
-        """The session is gone (GET: session unknown) and the hub saw it disconnect."""
+        """The session is closed: the next GET gets the close packet, a GET after that
+        "session unknown", and the hub saw it disconnect."""
+        closing = await poll_status(self.port, sid)
+        assert closing.status == 200 and closing.body == b"1"
         later = await poll_status(self.port, sid)
         assert later.status == 400 and later.json() == UNKNOWN_SID
         await asyncio.wait_for(self._disconnected(), DEADLINE)
