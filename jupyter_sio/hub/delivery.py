@@ -37,9 +37,6 @@ class Done:
     def done(self) -> bool:
         return True
 
-    def add_done_callback(self, callback: Callable[[Any], Any]) -> None:
-        """Nothing to wait for: callbacks only matter for a :class:`Pending`."""
-
     def __repr__(self) -> str:
         return "<delivered>"
 
@@ -107,9 +104,6 @@ class AllPending:
 
     def done(self) -> bool:
         return all(f.done() for f in self.futures)
-
-    def add_done_callback(self, callback: Callable[[Any], Any]) -> None:
-        raise TypeError("a broadcast's delivery has no single outcome; await it instead")
 
 
 Delivery = Done | Pending | AllPending

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from .namespace import Namespace
     from .namespace_socket import Socket
 
-log = logging.getLogger("jupyter_sio.hub")
 
 
 def _rooms(rooms: tuple[str | Iterable[str] | None, ...]) -> frozenset[str]:
