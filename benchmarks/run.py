@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -48,18 +49,44 @@ class ServerSpec:
     command: Callable[[int], list[str]]
     websocket_only: bool = False
     notes: str = ""
+    #: a jupyter_sio variant: runs the snapshot given by --jsio-ref / --baseline
+    subject: bool = False
+    #: extra generator arguments (where Engine.IO is served, the token to present)
+    gen_args: list[str] = field(default_factory=list)
 
 
 def _py(*args: str) -> Callable[[int], list[str]]:
     return lambda port: [sys.executable, *args, "--host", "127.0.0.1", "--port", str(port)]
 
 
+#: the token the Jupyter-mounted server is started with (random per run)
+JUPYTER_TOKEN = secrets.token_hex(16)
+
 SERVERS: list[ServerSpec] = [
     ServerSpec(
         "jupyter_sio",
         "jupyter_sio",
         _py("-m", "jupyter_sio", "serve", "benchmarks.apps.jsio_app:hub"),
-        notes="python -m jupyter_sio serve benchmarks.apps.jsio_app:hub",
+        notes="python -m jupyter_sio serve benchmarks.apps.jsio_app:hub (asyncio loop)",
+        subject=True,
+    ),
+    ServerSpec(
+        "jupyter_sio-uvloop",
+        "jupyter_sio (uvloop)",
+        lambda port: _py("-m", "jupyter_sio", "serve", "benchmarks.apps.jsio_app:hub")(port)
+        + ["--loop", "uvloop"],
+        notes="the same with --loop uvloop",
+        subject=True,
+    ),
+    ServerSpec(
+        "jupyter_sio-jupyter",
+        "jupyter_sio in Jupyter",
+        lambda port: _py(str(BENCH / "servers" / "jupyter_mounted.py"))(port)
+        + ["--token", JUPYTER_TOKEN],
+        notes="jupyter server + the jupyter_sio extension, bench app via "
+        "benchmarks/apps/jupyter_bench_ext.py; every request passes Jupyter's token auth",
+        subject=True,
+        gen_args=["--path", "/jupyter-sio/socket.io/", "--token", JUPYTER_TOKEN],
     ),
     ServerSpec(
         "python-socketio-tornado",
@@ -73,7 +100,15 @@ SERVERS: list[ServerSpec] = [
         lambda port: _py(str(BENCH / "servers" / "psio_asgi.py"))(port)
         + ["--loop", "asyncio", "--http", "h11", "--ws", "wsproto"],
         notes="AsyncServer(async_mode='asgi') under uvicorn, 1 worker, --loop asyncio "
-        "--http h11 --ws wsproto (uvloop/httptools/websockets not installed)",
+        "--http h11 --ws wsproto",
+    ),
+    ServerSpec(
+        "python-socketio-uvicorn",
+        "python-socketio (uvicorn[standard])",
+        lambda port: _py(str(BENCH / "servers" / "psio_asgi.py"))(port)
+        + ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets"],
+        notes="the same under uvicorn with uvloop, httptools and websockets (what "
+        "`pip install uvicorn[standard]` brings)",
     ),
     ServerSpec(
         "raw-tornado-floor",
@@ -242,6 +277,7 @@ def run_generator(sc: Scenario, server: Server, args: argparse.Namespace, core: 
         "--server-pid", str(server.pid),
         "--clk-tck", str(clk_tck),
         "--max-seconds", "150",
+        *server.spec.gen_args,
     ]
     extra = dict(sc.extra)
     if sc.kind == "fanout":
@@ -452,6 +488,9 @@ def main() -> int:
     ap.add_argument("--jsio-ref", default=None, metavar="GIT_REF",
                     help="benchmark jupyter_sio as committed at GIT_REF (e.g. HEAD) instead of "
                          "the working tree")
+    ap.add_argument("--baseline", default=None, metavar="GIT_REF",
+                    help="also run jupyter_sio as committed at GIT_REF (key jupyter_sio@GIT_REF), "
+                         "to compare before/after in one run")
     ap.add_argument("--out", type=Path, default=None, help="JSON output path")
     args = ap.parse_args()
 
@@ -462,6 +501,11 @@ def main() -> int:
     if bad:
         ap.error(f"unknown server/scenario: {', '.join(bad)}")
     servers = [s for s in SERVERS if s.key in only]
+    if args.baseline:
+        base = next(s for s in SERVERS if s.key == SUBJECT)
+        servers.insert(1, ServerSpec(f"{SUBJECT}@{args.baseline}", f"{SUBJECT} @ {args.baseline}",
+                                     base.command, notes=f"{base.notes}, as committed at "
+                                     f"{args.baseline}"))
     scs = [s for s in scenarios(args.quick) if s.key in scs_keys]
     retries = args.retries if args.retries is not None else (0 if args.quick else 1)
 
@@ -497,6 +541,12 @@ def main() -> int:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
         env["jupyter_sio_source"] = f"working tree (HEAD {head or '?'}{', modified' if dirty else ''})"
+    baseline_path: Path | None = None
+    if args.baseline:
+        rev = subprocess.run(["git", "rev-parse", args.baseline], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        baseline_path = snapshot_jupyter_sio(rev, logdir / "jsio-baseline")
+        env["jupyter_sio_baseline"] = f"git {args.baseline} = {rev}"
     results: dict[str, dict[str, Any]] = {}
     t_start = time.monotonic()
     print(f"jupyter_sio benchmarks ({'quick' if args.quick else 'full'}): "
@@ -506,8 +556,9 @@ def main() -> int:
         r: dict[str, Any] = {"label": spec.label, "notes": spec.notes, "scenarios": {},
                              "not_applicable": []}
         results[spec.key] = r
-        server = Server(spec, server_core, logdir / f"{spec.key}.log",
-                        jsio_path if spec.key == SUBJECT else None)
+        snapshot = jsio_path if spec.subject else baseline_path if "@" in spec.key else None
+        server = Server(spec, server_core, logdir / f"{spec.key.replace('@', '-at-')}.log",
+                        snapshot)
         try:
             why = server.wait_ready()
             if why is not None:

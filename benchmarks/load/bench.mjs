@@ -10,7 +10,7 @@ import http from "node:http";
 import { io as ioClient } from "socket.io-client";
 import { PollingClient } from "./polling.mjs";
 import { rawConnect } from "./rawws.mjs";
-import { connect, connectMany, CpuMeter, Latencies, now, procRssKiB, sleep } from "./eio.mjs";
+import { connect, connectMany, CpuMeter, Latencies, now, procRssKiB, sleep, target } from "./eio.mjs";
 
 const [scenario, ...argv] = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -28,6 +28,9 @@ const clkTck = num("clk-tck", 100);
 const padLen = num("pad", 40);
 const maxSeconds = num("max-seconds", 120);
 const PAD = "x".repeat(padLen);
+// A hub mounted elsewhere than /socket.io/ (jupyter_sio inside Jupyter) and its token.
+target.path = opt("path", "/socket.io/");
+if (opt("token", "")) target.headers = { Authorization: `token ${opt("token", "")}` };
 
 setTimeout(() => {
   console.log("RESULT " + JSON.stringify({ scenario, error: `watchdog: still running after ${maxSeconds}s` }));
@@ -354,7 +357,8 @@ async function pollOfficial() {
   const socks = [];
   for (let i = 0; i < clients; i++) {
     const s = ioClient(url, {
-      path: "/socket.io/",
+      path: target.path,
+      extraHeaders: target.headers,
       transports: ["polling"],
       upgrade: false,
       reconnection: false,

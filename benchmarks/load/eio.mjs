@@ -5,8 +5,12 @@ import { readFileSync } from "node:fs";
 
 export const now = () => performance.timeOrigin + performance.now();
 
+// Where the server under test serves Engine.IO, and the headers every request carries
+// (a Jupyter-mounted hub: `--path /jupyter-sio/socket.io/ --token T` on the command line).
+export const target = { path: "/socket.io/", headers: {} };
+
 export function wsUrl(port) {
-  return `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`;
+  return `ws://127.0.0.1:${port}${target.path}?EIO=4&transport=websocket`;
 }
 
 // Connect, send the Socket.IO CONNECT with `auth`, resolve once the server's `40{...}`
@@ -15,6 +19,7 @@ export function wsUrl(port) {
 export function connect(port, auth, onMessage, timeoutMs = 20000) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(wsUrl(port), {
+      headers: target.headers,
       perMessageDeflate: false,
       skipUTF8Validation: true,
       handshakeTimeout: timeoutMs,

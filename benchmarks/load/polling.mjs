@@ -2,6 +2,7 @@
 // Cheaper per request than socket.io-client's XMLHttpRequest shim, so the generator is not
 // the bottleneck of the polling scenario.
 import http from "node:http";
+import { target } from "./eio.mjs";
 
 const SEP = "\x1e";
 
@@ -17,7 +18,7 @@ export class PollingClient {
   }
 
   request(method, body) {
-    const path = `/socket.io/?EIO=4&transport=polling${this.sid ? `&sid=${this.sid}` : ""}`;
+    const path = `${target.path}?EIO=4&transport=polling${this.sid ? `&sid=${this.sid}` : ""}`;
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
@@ -27,8 +28,9 @@ export class PollingClient {
           path,
           agent: this.agent,
           headers: body !== undefined
-            ? { "content-type": "text/plain;charset=UTF-8", "content-length": Buffer.byteLength(body) }
-            : {},
+            ? { ...target.headers, "content-type": "text/plain;charset=UTF-8",
+                "content-length": Buffer.byteLength(body) }
+            : target.headers,
           timeout: 60000,
         },
         (res) => {

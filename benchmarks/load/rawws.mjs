@@ -3,6 +3,7 @@
 // text frame to `onFrame(buf, start, end)` in place, so a receiver costs the generator far
 // less than a `ws` client would (the fan-out scenario delivers >100k frames/s).
 // Client-to-server frames (CONNECT, pongs) are masked as RFC 6455 requires.
+import { target } from "./eio.mjs";
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 
@@ -47,8 +48,8 @@ export class RawWs {
 // `options.path` (default "/socket.io/") and `options.headers` (e.g. Authorization) shape
 // the upgrade request.
 export function rawConnect(port, auth, onFrame, timeoutMs = 20000, options = {}) {
-  const path = options.path ?? "/socket.io/";
-  const extra = Object.entries(options.headers ?? {})
+  const path = options.path ?? target.path;
+  const extra = Object.entries(options.headers ?? target.headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join("");
   return new Promise((resolve, reject) => {

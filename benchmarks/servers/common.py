@@ -15,10 +15,12 @@ PING_TIMEOUT = 20
 MAX_PAYLOAD = 1_000_000
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, *, token: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    if token:
+        parser.add_argument("--token", required=True, help="the server's authentication token")
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("benchmark servers listen on the loopback interface only")

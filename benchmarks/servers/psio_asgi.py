@@ -2,9 +2,8 @@
 
 uvicorn runs in this process (single worker, no reload), so this PID is the server's PID.
 Event loop, HTTP and WebSocket implementations are passed on the command line by
-benchmarks/run.py (default: ``asyncio`` loop, ``h11`` HTTP, ``wsproto`` WebSocket: what this
-venv has; ``pip install uvicorn`` without extras brings no WebSocket library at all, and
-``uvicorn[standard]`` would bring uvloop/httptools/websockets, which are not installed here).
+benchmarks/run.py: ``asyncio``/``h11``/``wsproto`` for one peer, ``uvloop``/``httptools``/
+``websockets`` (what ``uvicorn[standard]`` installs) for the other.
 """
 
 from __future__ import annotations
