@@ -216,7 +216,9 @@ class Server:
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
             pin(core) + spec.command(self.port),
-            cwd=ROOT,
+            # `python -m` puts the cwd first on sys.path, ahead of PYTHONPATH: a snapshot's
+            # server must start in the snapshot, or it imports the working tree's jupyter_sio
+            cwd=pythonpath_first or ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self.log,

@@ -1,4 +1,9 @@
-"""Command line: ``python -m jupyter_sio serve [module:hub] --host 127.0.0.1 --port 8765``."""
+"""Command line: ``python -m jupyter_sio serve [module:hub] --host 127.0.0.1 --port 8765``.
+
+``--loop`` picks the event loop of the standalone server: ``uvloop`` (faster, needs the
+``uvloop`` package: ``pip install jupyter_sio[fast]``), ``asyncio``, or ``auto`` (uvloop
+when it is installed, the default). Inside Jupyter the server's own loop is used as it is.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import contextlib
 import importlib
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .hub.hub import Hub
@@ -24,6 +30,27 @@ def load_hub(spec: str) -> Hub:
     if not isinstance(target, Hub):
         raise SystemExit(f"{spec} is not a jupyter_sio Hub (got {type(target).__name__})")
     return target
+
+
+LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def loop_runner(choice: str) -> tuple[str, Callable[[Coroutine[Any, Any, None]], None]]:
+    """The loop ``--loop`` names and how to run a coroutine on it: ``uvloop`` (SystemExit
+    if it is not installed), ``asyncio``, or ``auto`` (uvloop when importable)."""
+    if choice not in LOOPS:
+        raise SystemExit(f"--loop must be one of {', '.join(LOOPS)}, got {choice!r}")
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise SystemExit(
+                    "--loop uvloop needs the uvloop package: pip install jupyter_sio[fast]"
+                ) from None
+        else:
+            return "uvloop", uvloop.run
+    return "asyncio", asyncio.run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +78,19 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SECONDS",
         help="close a connection whose request body takes longer (default: %(default)s)",
     )
+    serve_cmd.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop: uvloop (needs the uvloop package), asyncio, or auto = uvloop when "
+        "installed (default: %(default)s)",
+    )
+    serve_cmd.add_argument(
+        "--http",
+        choices=("native", "tornado"),
+        default="native",
+        help="HTTP front end: our own asyncio server, or Tornado's (default: %(default)s)",
+    )
     serve_cmd.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -67,8 +107,10 @@ def main(argv: list[str] | None = None) -> None:
         from .demo import hub as demo_hub
 
         hub, demo = demo_hub, True
+    loop_name, run = loop_runner(args.loop)
+    logging.getLogger("jupyter_sio").info("event loop: %s", loop_name)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
+        run(
             serve(
                 hub,
                 args.host,
@@ -77,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
                 demo_page=demo,
                 header_timeout=args.header_timeout,
                 body_timeout=args.body_timeout,
+                http=args.http,
             )
         )
 

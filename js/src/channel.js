@@ -4,7 +4,9 @@
 /**
  * @typedef {object} ChannelHandlers
  * @property {(event: string, args: any[]) => void} event        a server event
- * @property {(transport: string) => void} connect               (re)connected
+ * @property {(transport: string, recovered?: boolean) => void} connect  (re)connected;
+ *   `recovered`: the hub restored the session (connection-state recovery): same id, rooms
+ *   kept, and what it missed is being replayed, so nothing needs subscribing again
  * @property {(reason: string) => void} disconnect
  * @property {(error: Error) => void} error                      a connect attempt failed
  * @property {(transport: string) => void} transport             transport changed (upgrade)

@@ -112,6 +112,16 @@ export function authHeaders(page) {
   return headers;
 }
 
+/**
+ * The hub's Socket.IO parser, from page config (`c.JupyterSioApp.parser`): "default" or
+ * "msgpack".
+ * @param {Record<string, any> | null | undefined} pageConfig
+ */
+export function hubParser(pageConfig) {
+  const sio = pageConfig && typeof pageConfig.jupyterSio === "object" ? pageConfig.jupyterSio : null;
+  return sio && sio.parser === "msgpack" ? "msgpack" : "default";
+}
+
 /** @param {Record<string, any> | null | undefined} pageConfig */
 export function pageToken(pageConfig) {
   const token = pageConfig && pageConfig.token;

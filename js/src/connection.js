@@ -3,7 +3,7 @@
 // goes with the model's live views (session.js: `dial` on the first view, `detach` after the
 // last); the Connection object, with the widget state's listeners, stays.
 
-import { authHeaders, pageId, pageToken, readPage, resolveHub } from "./config.js";
+import { authHeaders, hubParser, pageId, pageToken, readPage, resolveHub } from "./config.js";
 import { Emitter } from "./emitter.js";
 import { createCommChannel } from "./comm.js";
 import { createHubChannel, hubOptions } from "./hub.js";
@@ -12,7 +12,8 @@ import { createHubChannel, hubOptions } from "./hub.js";
  * @typedef {import("./channel.js").Channel} Channel
  * @typedef {import("./channel.js").ChannelHandlers} ChannelHandlers
  * @typedef {{state: "connecting" | "connected" | "disconnected" | "closed",
- *   transport: string, channel: string, error: string}} Status
+ *   transport: string, channel: string, error: string, recovered?: boolean}} Status
+ *   `recovered`: the last connect restored the hub session (connection-state recovery)
  * @typedef {{rooms: string[], announce?: boolean, name?: string, namespace?: string,
  *   kernel?: string, page?: string, timeout?: number}} ConnectionOptions
  *   `kernel`: the id of the kernel that owns the widget (the hub sends the socket's events
@@ -26,7 +27,10 @@ export const DEFAULT_TIMEOUT = 10000;
  * @param {Status} s
  */
 export function statusText(s) {
-  if (s.state === "connected") return s.channel === "comm" ? "comm" : `connected · ${s.transport}`;
+  if (s.state === "connected") {
+    if (s.channel === "comm") return "comm";
+    return `connected · ${s.transport}${s.recovered ? " · recovered" : ""}`;
+  }
   if (s.state === "connecting") return s.channel === "comm" ? "connecting · comm" : "connecting";
   if (s.state === "closed") return "closed";
   return "disconnected";
@@ -102,8 +106,8 @@ export class Connection {
       event: (event, args) => {
         if (live()) this.events.fire(event, args);
       },
-      connect: (transport) => {
-        if (live()) this._connected(transport, live);
+      connect: (transport, recovered) => {
+        if (live()) this._connected(transport, live, !!recovered);
       },
       disconnect: (reason) => {
         if (!live()) return;
@@ -139,34 +143,46 @@ export class Connection {
   /**
    * @param {string} transport
    * @param {() => boolean} live  false once this channel was replaced or detached
+   * @param {boolean} [recovered]  the hub restored the session (see `subscribe`)
    */
-  async _connected(transport, live) {
+  async _connected(transport, live, recovered = false) {
     await Promise.resolve(); // a channel may report "connect" from inside its factory
     if (!live()) return;
     this.connects += 1;
-    this._setStatus({ state: "connected", transport, error: "" });
-    if (this.rooms.length) await this.subscribe(this.rooms);
-    if (live()) this.local.fire("connect", [this.connects]);
+    this._setStatus({ state: "connected", transport, error: "", recovered });
+    if (this.rooms.length) await this.subscribe(this.rooms, { recovered });
+    if (live()) this.local.fire("connect", [this.connects, { recovered }]);
   }
 
   /**
    * Join `rooms`. Listeners hear "replay" `{rooms}` first: after a reconnect (or a channel
    * dialled again) the replay that follows repeats values the widget state may hold already.
+   *
+   * `recovered`: the hub restored this socket's session (connection-state recovery,
+   * `recovery_window`): it is still in its rooms and the hub is sending exactly what it
+   * missed, in order (keyed values as their newest), so there is no replay to filter.
+   * Events heard now are new: no "replay", and `replaying` stays false (a Feed would
+   * otherwise take a missed event equal to one it holds for a repeat). The subscribe is
+   * still sent, for what lives beside the rooms (the widget's kernel, presence); joining
+   * rooms the socket is in sends no retained values again.
    * @param {string[]} rooms
+   * @param {{recovered?: boolean}} [options]
    */
-  async subscribe(rooms) {
+  async subscribe(rooms, options = {}) {
     /** @type {Record<string, any>} */
     const spec = { rooms };
     if (this.announce) spec.announce = true;
     if (this.name) spec.name = this.name;
     if (this.kernel) spec.kernel = this.kernel;
     if (this.page) spec.page = this.page;
-    const pending = { channel: this.current };
-    this.subscribing.add(pending);
-    this.local.fire("replay", [{ rooms: [...rooms] }]);
+    const pending = options.recovered ? null : { channel: this.current };
+    if (pending) {
+      this.subscribing.add(pending);
+      this.local.fire("replay", [{ rooms: [...rooms] }]);
+    }
     try {
       const reply = await this.call("sio:subscribe", [spec]).finally(() => {
-        this.subscribing.delete(pending);
+        if (pending) this.subscribing.delete(pending);
       });
       if (reply && reply.ok) {
         if (reply.me) this.me = reply.me;
@@ -314,15 +330,16 @@ export function dial(conn, model, env = {}) {
     headers: authHeaders(page),
     token: pageToken(page.pageConfig),
     transports: env.transports,
+    parser: hubParser(page.pageConfig),
   });
   const channel = conn.attach("hub", (h) =>
     createHubChannel(
       { url, options, io: env.io, headers: () => authHeaders(env.page ?? readPage()) },
       {
         ...h,
-        connect(transport) {
+        connect(transport, recovered) {
           everConnected = true;
-          h.connect(transport);
+          h.connect(transport, recovered);
         },
         error(err) {
           h.error(err);

@@ -75,3 +75,14 @@ test("readPage reads a fake document", () => {
   assert.equal(broken.pageConfig, null);
   assert.deepEqual(readPage(undefined, undefined), { pageConfig: null, bodyBaseUrl: undefined, cookie: "", origin: "" });
 });
+
+test("hubParser: msgpack only when page config says so; hubOptions picks the parser", async () => {
+  const { hubParser } = await import("../src/config.js");
+  const { hubOptions } = await import("../src/hub.js");
+  assert.equal(hubParser({ jupyterSio: { parser: "msgpack" } }), "msgpack");
+  assert.equal(hubParser({ jupyterSio: { parser: "default" } }), "default");
+  assert.equal(hubParser(null), "default");
+  const packed = hubOptions({ origin: "", path: "/p/", headers: {}, parser: "msgpack" }).options;
+  assert.equal(typeof packed.parser.Encoder, "function");
+  assert.equal(hubOptions({ origin: "", path: "/p/", headers: {} }).options.parser, undefined);
+});

@@ -246,3 +246,28 @@ test("openConnection: comm when forced or when the page has no hint", () => {
   assert.equal(forced.sent[0].type, "hello");
   assert.equal(nowhere.sent[0].type, "hello");
 });
+
+test("a recovered connect subscribes again without a replay: nothing counts as a repeat", async () => {
+  const { conn, ch } = attached({ rooms: ["a"] });
+  const replays = [];
+  conn.onLocal("replay", (r) => replays.push(r));
+  ch.handlers.connect("websocket");
+  await tick();
+  assert.equal(replays.length, 1);
+  ch.handlers.disconnect("transport close");
+  let replayingDuringSubscribe = null;
+  ch.answers["sio:subscribe"] = (spec) => {
+    replayingDuringSubscribe = conn.replaying;
+    return { ok: true, rooms: spec.rooms };
+  };
+  ch.handlers.connect("websocket", true);
+  await tick();
+  assert.equal(ch.calls.filter((c) => c[0] === "sio:subscribe").length, 2);
+  assert.equal(replays.length, 1); // no "replay" for a recovered session
+  assert.equal(replayingDuringSubscribe, false);
+  assert.equal(statusText(conn.status), "connected · websocket · recovered");
+  ch.handlers.connect("websocket", false); // a fresh session later: replay again
+  await tick();
+  assert.equal(replays.length, 2);
+  assert.equal(statusText(conn.status), "connected · websocket");
+});

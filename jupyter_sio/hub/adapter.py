@@ -23,6 +23,7 @@ from .delivery import Pending
 if TYPE_CHECKING:
     from .namespace import Namespace
     from .namespace_socket import Socket
+    from .recovery import Recovery, SharedLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,9 @@ class Adapter:
         self.deliveries = 0  # packets handed to channels by broadcasts (for rates)
 
     # -- membership (local) ----------------------------------------------------------------
-    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+    def add_all(self, sid: str, rooms: Iterable[str], *, retained: bool = True) -> None:
+        """``sid`` joins ``rooms``; a room it was not in sends it the room's retained values,
+        unless ``retained`` is false (a recovered session gets what it missed instead)."""
         joined = self.sids.setdefault(sid, set())
         monitor = self.namespace.hub.monitor
         for room in rooms:
@@ -84,7 +87,7 @@ class Adapter:
                 self.rooms.setdefault(room, set()).add(sid)
                 if monitor is not None:
                     monitor.on_room(self.namespace, sid, room, True)
-                if room in self.retained:
+                if retained and room in self.retained:
                     self._send_retained(sid, room)
 
     # -- retained values ---------------------------------------------------------------
@@ -233,8 +236,14 @@ class Adapter:
         return [socket.describe() for socket in self.local_sockets(opts)]
 
     # -- the hub's own messages between nodes (presence, kernel event routing) ------------
-    def tell(self, topic: str, data: dict[str, Any], *, node: str | None = None,
-             attachments: Iterable[bytes] = ()) -> None:
+    def tell(
+        self,
+        topic: str,
+        data: dict[str, Any],
+        *,
+        node: str | None = None,
+        attachments: Iterable[bytes] = (),
+    ) -> None:
         """Hand ``data`` to the ``topic`` handler (``Hub.node_topics``) of every other node,
         or of ``node`` only. In memory there is no other node."""
 
@@ -242,6 +251,11 @@ class Adapter:
         """Ask the ``topic`` handler of every other node; ``(node, answer)`` of those that
         answered something other than None in time. In memory there is nobody to ask."""
         return []
+
+    def shared_recovery(self, recovery: Recovery) -> SharedLog | None:
+        """Where connection-state recovery keeps sessions and packets for other nodes (see
+        :mod:`.recovery`). In memory there is no other node: only ``recovery``'s own log."""
+        return None
 
     def status(self) -> dict[str, Any]:
         """How this adapter reaches other nodes, for ``Hub.stats()["adapter"]``: ``kind``

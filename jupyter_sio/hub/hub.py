@@ -24,7 +24,7 @@ from .namespace import H, Handlers, M, Namespace, NamespaceMatcher
 from .namespace_socket import Socket
 from .operators import BroadcastOperator
 from .remote_routing import RemoteRouting
-from .sio_connection import Channel, Client, Handshake, Identity
+from .sio_connection import Channel, Client, ConnectDeadlines, Handshake, Identity
 
 log = logging.getLogger("jupyter_sio.hub")
 
@@ -69,6 +69,8 @@ class Hub:
         self.namespaces: dict[str, Namespace] = {}
         self._dynamic: list[tuple[NamespaceMatcher, Handlers]] = []
         self.clients: dict[str, Client] = {}
+        #: one timer for every client's connect timeout (see ``ConnectDeadlines``)
+        self.connect_deadlines = ConnectDeadlines()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         #: which kernel answers which client event (see :mod:`.kernel_routing`)

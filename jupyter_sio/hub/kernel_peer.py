@@ -19,12 +19,16 @@ until there is room or ``send_timeout`` disconnects the stuck recipient, as a hu
 does. Output to the kernel is batched per loop iteration; past ``max_buffer_bytes`` unsent
 to a kernel that does not read, routed events are refused (their ack answers ``BufferFull``)
 and volatile packets are dropped.
+
+Link recovery (``recovery_window``): a link that drops is parked, not closed, and the
+kernel's next hello takes it over with what it missed (:mod:`.kernel_backlog`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,6 +56,7 @@ from ..protocol.sio_codec import PacketDecoder, deconstruct, dumps
 from .adapter import BroadcastOptions
 from .browser_events import KERNELS_ROOM, names
 from .delivery import DONE, Delivery, Pending, Stall, all_delivered, check_size
+from .kernel_backlog import Backlog, Frame, Routed
 from .namespace_socket import from_json, to_json
 from .operators import retained_history
 from .sio_connection import Handshake, Identity
@@ -66,6 +71,13 @@ log = logging.getLogger("jupyter_sio.hub.kernel")
 #: header of a ``deliver`` frame without attachments (the common case, built once)
 _PLAIN_DELIVER = '{}'
 _MAX_ROUTES = 256
+#: disconnect reasons after which a kernel comes back (as for browsers, hub/recovery.py)
+RECOVERABLE = frozenset({"transport close", "transport error", "ping timeout"})
+#: the recovery offset the hub appends to logged events (hub/recovery.py): kernels do not
+#: recover like browsers, so their handlers get the arguments as emitted
+_OFFSET_TAIL = re.compile(r',"([A-Za-z0-9_-]{4,32}):\d+"\]$')
+#: a ping telling the kernel how many of its emits the hub processed, every this many
+_ACK_EVERY = 1024
 
 
 class LinkWriter(Protocol):
@@ -99,14 +111,22 @@ class LinkChannel:
         peer = self.peer
         if peer.closed:
             return True
-        if peer.congested():  # the kernel does not read: volatile drops, the rest waits
+        parked = peer.parked is not None
+        if parked or peer.congested():  # volatile drops; the rest waits (or is kept)
             if packet.volatile:
                 self.dropped += 1
                 return True
-            return False
+            if not parked:
+                return False
         text, attachments = to_json(packet)  # kernels read the default parser's form
+        if peer.epochs:
+            text = _strip_offset(text, peer.epochs)
         header = _PLAIN_DELIVER if not attachments else f'{{"n":{len(attachments)}}}'
-        peer.queue(encode_frame(LinkKind.DELIVER, header, text), attachments)
+        line = encode_frame(LinkKind.DELIVER, header, text)
+        if parked:
+            peer.keep(Frame(line, attachments, packet.key))
+        else:
+            peer.queue(line, attachments)
         return True
 
     def send_when_room(self, packet: Outgoing) -> Pending:
@@ -158,6 +178,15 @@ class KernelPeer:
         self._routes: dict[str, Route] = {}
         self._packets = PacketDecoder(max_attachments=1000, max_bytes=config.link_max_message)
         self._stall: Stall | None = None
+        #: link recovery: the kernel's link token (hello), emit frames processed, the
+        #: backlog while parked, and whether the kernel said bye
+        self.link_token: str | None = None
+        self.emits = 0
+        self.parked: Backlog | None = None
+        self.leaving = False
+        self._expiry: asyncio.TimerHandle | None = None
+        self.recovering = config.recovery_window > 0
+        self._epochs: tuple[int, frozenset[str]] = (-1, frozenset())
         self._timer = loop.call_at(self.session.deadline, self._on_timer)
         self._actions: dict[LinkKind, Callable[[LinkFrame], Any]] = {
             LinkKind.HELLO: self._hello,
@@ -175,6 +204,7 @@ class KernelPeer:
             LinkKind.RESOLVE: self._resolve,
             LinkKind.ANSWER: self._answer,
             LinkKind.PONG: _ignore,
+            LinkKind.BYE: self._bye,
         }
 
     # -- inbound ---------------------------------------------------------------------------
@@ -234,6 +264,13 @@ class KernelPeer:
             self.kernel_id = header["kernel"]
         router = self.hub.kernel_router
         rooms = {(str(ns), str(room)) for ns, room in header.get("rooms", [])}
+        token = header.get("link")
+        previous = None
+        if self.recovering and isinstance(token, str) and 16 <= len(token) <= 64:
+            self.link_token = token
+            previous = self._previous_session(token)
+            if previous is not None:
+                rooms |= previous.own_rooms()
         if self.kernel_id:
             remembered = router.kernel_rooms.setdefault(self.kernel_id, set())
             rooms |= remembered
@@ -246,6 +283,7 @@ class KernelPeer:
             ns, event = str(entry[0]), str(entry[1])
             scope = frozenset(str(r) for r in (entry[2] if len(entry) > 2 and entry[2] else ()))
             router.add(self, ns, event, scope)
+        missed = self._take_over(previous) if previous is not None else []
         router.peer_opened(self)
         self.session.welcomed()
         config = self.hub.config
@@ -256,10 +294,112 @@ class KernelPeer:
             ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout,
             rooms=tuple(sorted(rooms)),
+            emits=self.emits if self.recovering else None,
+            resumed=previous is not None,
         )
         self.queue(encode_frame(LinkKind.WELCOME, welcome.header()))
+        for entry in missed:  # what it missed, in order, before anything new
+            if isinstance(entry, Frame):
+                self.queue(entry.line, entry.attachments)
+            elif entry.socket.connected:
+                self.route_event(entry.socket, entry.data, entry.ack_id)
+
+    # -- link recovery (kernel_backlog.py) ---------------------------------------------------
+    def _previous_session(self, token: str) -> KernelPeer | None:
+        """The parked session this hello takes over; a parked session of the same kernel id
+        with another token is a process that is gone (the kernel restarted): dropped."""
+        router = self.hub.kernel_router
+        previous = router.parked.pop(token, None)
+        if self.kernel_id:
+            for other in [p for p in router.parked.values() if p.kernel_id == self.kernel_id]:
+                other._expire("the kernel restarted")
+        return previous
+
+    def own_rooms(self) -> set[tuple[str, str]]:
+        """The rooms this link's own sockets are in (not their own, not the kernels')."""
+        return {
+            (socket.namespace.name, room)
+            for socket in self.client.sockets.values()
+            for room in socket.namespace.adapter.rooms_of(socket.id)
+            if room != socket.id and room != KERNELS_ROOM
+        }
+
+    def _take_over(self, previous: KernelPeer) -> list[Frame | Routed]:
+        """Take a parked session's count and backlog; close it (this link has its rooms)."""
+        backlog = previous.parked
+        missed = backlog.take() if backlog is not None else []
+        self.emits = previous.emits
+        previous.parked = None
+        if previous._expiry is not None:
+            previous._expiry.cancel()
+        previous._shut("transport close")
+        log.info("kernel link %s resumed %s (%d missed frames)", self.sid, previous.sid,
+                 len(missed))
+        return missed
+
+    def _can_park(self, reason: str) -> bool:
+        return (self.recovering and self.link_token is not None and not self.leaving
+                and reason in RECOVERABLE)
+
+    def _park(self, reason: str) -> None:
+        """The link dropped: keep the session for ``recovery_window`` (module doc)."""
+        config = self.hub.config
+        backlog = self.parked = Backlog(config.recovery_max_packets, config.recovery_max_bytes)
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        lines, self._lines = self._lines, []
+        for line in lines:  # queued, never written: deliveries and plain events still count
+            if line.startswith(("deliver\t", "event\t")) and '"id":' not in line.split("\t")[1]:
+                backlog.add(Frame(line, ()))
+        self._timer.cancel()
+        routed, self.routed = self.routed, {}
+        for socket, ack_id, event in routed.values():  # their answers cannot come back
+            socket._answer(ack_id, handler_error(
+                event, {"type": "Disconnected", "message": f"the kernel link closed ({reason})"}))
+        stall, self._stall = self._stall, None
+        if stall is not None:
+            self.channel.send(stall.packet)
+            stall.release()
+        assert self.link_token is not None
+        self.hub.kernel_router.parked[self.link_token] = self
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(config.recovery_window, self._expire,
+                                       f"it did not come back within recovery_window="
+                                       f"{config.recovery_window:g} s")
+        log.info("kernel link %s dropped (%s): kept for %g s", self.sid, reason,
+                 config.recovery_window)
+
+    def keep(self, entry: Frame | Routed) -> None:
+        """Something for a parked link: into its backlog, unless that overflows."""
+        backlog = self.parked
+        if backlog is not None and not backlog.add(entry):
+            self._expire("it missed more than recovery_max_packets / recovery_max_bytes")
+
+    def _expire(self, why: str) -> None:
+        """Give a parked session up (the kernel gets a fresh one if it comes back)."""
+        backlog, self.parked = self.parked, None
+        if backlog is None:
+            return
+        router = self.hub.kernel_router
+        if self.link_token is not None and router.parked.get(self.link_token) is self:
+            del router.parked[self.link_token]
+        for entry in backlog.events():
+            if entry.ack_id is not None and entry.socket.connected:
+                entry.socket._answer(entry.ack_id, handler_error(
+                    str(entry.data[0]), {"type": "Disconnected",
+                                         "message": f"the kernel link closed ({why})"}))
+        log.warning("kernel link %s: session dropped with %d missed frames: %s", self.sid,
+                    backlog.count, why)
+        self._shut("transport close")
+
+    def _bye(self, _frame: LinkFrame) -> None:
+        self.leaving = True
 
     def _emit(self, frame: LinkFrame) -> Delivery | None:
+        self.emits += 1
+        if self.recovering and self.emits % _ACK_EVERY == 0:
+            self.queue(encode_frame(LinkKind.PING, {"emits": self.emits}))
         route = self._routes.get(frame.raw_header)
         if route is None:
             route = self._route(frame.header)
@@ -445,6 +585,9 @@ class KernelPeer:
     # -- routed client events --------------------------------------------------------------
     def route_event(self, socket: Socket, data: list[Any], ack_id: int | None) -> None:
         """Give a client event to this kernel (the router chose it)."""
+        if self.parked is not None:
+            self.keep(Routed(socket, data, ack_id))
+            return
         if self.closed or self.congested():
             self.refused += 1
             if ack_id is not None:
@@ -519,6 +662,17 @@ class KernelPeer:
             header["n"] = len(attachments)
         self.queue(encode_frame(LinkKind.RESULT, header, payload), attachments)
 
+    @property
+    def epochs(self) -> frozenset[str]:
+        """The recovery epochs of the hub's namespaces (their offsets are stripped)."""
+        if not self.recovering:
+            return frozenset()
+        namespaces = self.hub.namespaces
+        if self._epochs[0] != len(namespaces):  # namespaces are made, rarely removed
+            self._epochs = (len(namespaces), frozenset(
+                ns.recovery.epoch for ns in namespaces.values() if ns.recovery is not None))
+        return self._epochs[1]
+
     def congested(self) -> bool:
         return self.writer.pending_bytes() > self.hub.config.max_buffer_bytes
 
@@ -569,12 +723,22 @@ class KernelPeer:
             self.close("ping timeout")
             return
         if action is LinkHeartbeat.SEND_PING:
-            self.queue(encode_frame(LinkKind.PING, "{}"))
+            self.queue(encode_frame(LinkKind.PING, {"emits": self.emits} if self.recovering
+                                    else "{}"))
         if not self.closed:
             self._timer = loop.call_at(self.session.deadline, self._on_timer)
 
     def close(self, reason: str = "forced close") -> None:
-        """Close the link (from either side); the kernel's sockets leave, calls settle."""
+        """Close the link (from either side); the kernel's sockets leave, calls settle.
+        A link that may come back is parked instead (link recovery, module doc)."""
+        if self.closed or self.parked is not None:
+            return
+        if self._can_park(reason):
+            self._park(reason)
+            return
+        self._shut(reason)
+
+    def _shut(self, reason: str) -> None:
         if self.closed:
             return
         if self._flush_handle is not None:
@@ -613,3 +777,12 @@ def ack_packet(namespace: str, ack_id: int, args_json: str, attachments: tuple[b
 
 def _ignore(_frame: LinkFrame) -> None:
     return None
+
+
+def _strip_offset(text: str, epochs: frozenset[str]) -> str:
+    """An event without the recovery offset the hub appended (``,"<epoch>:<n>"]``)."""
+    if text.endswith('"]'):
+        match = _OFFSET_TAIL.search(text)
+        if match is not None and match.group(1) in epochs:
+            return text[: match.start()] + "]"
+    return text

@@ -59,6 +59,8 @@ class KernelRouter:
         self.kernels: dict[str, KernelPeer] = {}
         #: rooms each kernel id had, given back when that kernel id says hello again
         self.kernel_rooms: dict[str, set[tuple[str, str]]] = {}
+        #: link token -> a dropped link kept for its kernel's return (kernel_backlog.py)
+        self.parked: dict[str, KernelPeer] = {}
         self._order = itertools.count()
 
     # -- registrations ---------------------------------------------------------------------

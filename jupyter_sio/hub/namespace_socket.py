@@ -9,6 +9,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
 from enum import Enum
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeout, BufferFull, Disconnected
@@ -19,6 +20,7 @@ from ..protocol.sio_codec import (
     PacketDecoder,
     SocketPacket,
     SocketPacketType,
+    encode_ack_packet,
     encode_event_packet,
     encode_packet,
 )
@@ -67,6 +69,20 @@ def encode_outgoing(packet: SocketPacket, parser: str = "default") -> Outgoing:
         return Outgoing.binary(msgpack_codec.encode(packet))
     text, attachments = encode_packet(packet)
     return Outgoing("4" + text, attachments)
+
+
+def encode_ack(namespace: str, args: list[Any] | tuple[Any, ...], ack_id: int,
+               parser: str = "default") -> Outgoing:
+    """An ACK answering ``ack_id`` with ``args``, as the Engine.IO message of the hub's parser."""
+    if parser == "msgpack":
+        return Outgoing.binary(msgpack_codec.encode(
+            SocketPacket(SocketPacketType.ACK, namespace, list(args), ack_id)))
+    text, attachments = encode_ack_packet(namespace, args, ack_id, prefix="4")
+    return Outgoing(text, attachments)
+
+
+#: handler results that are never awaitable (checked before ``inspect.isawaitable``)
+_PLAIN_RESULTS = frozenset({type(None), tuple, list, dict, str, int, float, bool, bytes})
 
 
 def from_json(text: str, attachments: tuple[bytes, ...] | list[bytes] = (), *,
@@ -159,8 +175,8 @@ class Socket:
         self.data: dict[str, Any] = {}
         self.state = SocketState.ADMITTING
         self._ack_id = 0
-        self._acks: dict[int, asyncio.Future[Any]] = {}
-        self._pending: deque[tuple[Handler, tuple[Any, ...], int | None]] | None = None
+        self._acks: dict[int, asyncio.Future[Any]] | None = None  # made on the first call
+        self._pending: deque[tuple[Handler, list[Any], int | None]] | None = None
         #: connection-state recovery: the private session id, where its log began, and
         #: whether this socket recovered an earlier session (see :mod:`.recovery`)
         self.pid: str | None = None
@@ -284,13 +300,16 @@ class Socket:
         packet = build(ack_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._acks[ack_id] = future
+        acks = self._acks
+        if acks is None:
+            acks = self._acks = {}
+        acks[ack_id] = future
         limit = self.client.hub.config.ack_timeout if timeout is None else timeout
         timer = loop.call_later(limit, self._ack_expired, ack_id, event, limit)
 
         def settled(_future: asyncio.Future[Any]) -> None:
             timer.cancel()
-            self._acks.pop(ack_id, None)
+            acks.pop(ack_id, None)
 
         future.add_done_callback(settled)
         try:
@@ -309,7 +328,7 @@ class Socket:
         return future
 
     def _ack_expired(self, ack_id: int, event: str, limit: float) -> None:
-        future = self._acks.pop(ack_id, None)
+        future = self._acks.pop(ack_id, None) if self._acks is not None else None
         if future is not None and not future.done():
             future.set_exception(
                 AckTimeout(f"no ack for {event!r} from socket {self.id} within {limit} s")
@@ -340,24 +359,30 @@ class Socket:
         if ptype is SocketPacketType.EVENT:
             self._on_event(packet.data, packet.id)
         elif ptype is SocketPacketType.ACK:
-            future = self._acks.pop(packet.id, None) if packet.id is not None else None
-            if future is not None and not future.done():
-                future.set_result(ack_result(packet.data))
+            self._on_ack(packet.id, packet.data)
         elif ptype is SocketPacketType.DISCONNECT:
             self._closed("client namespace disconnect")
+
+    def _on_ack(self, ack_id: int | None, data: list[Any]) -> None:
+        acks = self._acks
+        future = acks.pop(ack_id, None) if acks is not None and ack_id is not None else None
+        if future is not None and not future.done():
+            future.set_result(ack_result(data))
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
         # A hub handler for the event, else the kernel the router picks, else "*"
         # (see hub.kernel_routing); kernels never wait in this socket's handler queue.
+        # The hot path of every inbound event (issue 11): a sync handler is called and
+        # answered here, with no task, future or packet object.
         namespace = self.namespace
-        monitor = self.client.hub.monitor
-        if monitor is not None:
-            monitor.on_event_received(self, data)
+        hub = self.client.hub
+        if hub.monitor is not None:
+            hub.monitor.on_event_received(self, data)
         handler = namespace.handler_for(data[0])
         if handler is not None:
-            args = tuple(data[1:])
+            args = data[1:]
         else:
-            router = self.client.hub.kernel_router
+            router = hub.kernel_router
             if router.routes:
                 peer = router.choose(self, data[0])
                 if peer is not None:
@@ -365,30 +390,32 @@ class Socket:
                     return
             handler = namespace.catch_all()
             if handler is None:
-                self.client.hub.unhandled(self, data, ack_id)
+                hub.unhandled(self, data, ack_id)
                 return
-            args = tuple(data)
+            args = data
         if self._pending is not None:
             self._pending.append((handler, args, ack_id))
             return
         result = self._invoke(handler, args, ack_id)
         if result is not None:
-            if self.client.hub.config.in_order:
+            if hub.config.in_order:
                 self._pending = deque()
-                self.client.hub.spawn(self._run_in_order(result, ack_id))
+                hub.spawn(self._run_in_order(result, ack_id))
             else:
-                self.client.hub.spawn(self._await_handler(result, ack_id))
+                hub.spawn(self._await_handler(result, ack_id))
 
-    def _invoke(self, handler: Handler, args: tuple[Any, ...], ack_id: int | None) -> Any:
+    def _invoke(self, handler: Handler, args: list[Any], ack_id: int | None) -> Any:
         """Call a handler; a sync result is answered now, a coroutine is returned to await."""
         try:
             result = handler(self, *args)
         except Exception:
             log.exception("handler for %s in namespace %s failed", handler, self.namespace.name)
             return None
-        if inspect.isawaitable(result):
+        kind = type(result)
+        if kind is CoroutineType or (kind not in _PLAIN_RESULTS and inspect.isawaitable(result)):
             return result
-        self._answer(ack_id, result)
+        if ack_id is not None:
+            self._answer(ack_id, result)
         return None
 
     async def _await_handler(self, awaitable: Any, ack_id: int | None) -> None:
@@ -402,7 +429,12 @@ class Socket:
     async def _run_in_order(self, first: Any, ack_id: int | None) -> None:
         """Await handlers of this socket one after another (Socket.IO's ordering)."""
         try:
-            await self._await_handler(first, ack_id)
+            try:
+                result = await first
+            except Exception:
+                log.exception("async handler in namespace %s failed", self.namespace.name)
+            else:
+                self._answer(ack_id, result)
             pending = self._pending
             while pending:
                 handler, args, next_id = pending.popleft()
@@ -414,37 +446,37 @@ class Socket:
 
     def _answer(self, ack_id: int | None, result: Any) -> None:
         """Send an ACK carrying a handler's return value (a tuple means several values)."""
-        if ack_id is None or not self.connected:
+        if ack_id is None or self.state is not SocketState.CONNECTED:
             return
+        args: list[Any] | tuple[Any, ...]
         if isinstance(result, tuple):
-            args = list(result)
+            args = result if type(result) is tuple else list(result)
         elif result is None:
-            args = []
+            args = ()
         else:
             args = [result]
         config = self.client.hub.config
         try:
-            packet = encode_outgoing(
-                SocketPacket(SocketPacketType.ACK, self.namespace.name, args, ack_id),
-                config.parser)
+            packet = encode_ack(self.namespace.name, args, ack_id, config.parser)
             check_size(packet, config.max_buffer_bytes)
         except (TypeError, ValueError) as exc:  # unsendable, or larger than any buffer
             log.error("cannot answer ack %s in %s: %s", ack_id, self.namespace.name, exc)
             error = {"error": "the server's answer could not be sent", "type": type(exc).__name__}
-            packet = encode_outgoing(
-                SocketPacket(SocketPacketType.ACK, self.namespace.name, [error], ack_id),
-                config.parser)
-        self._send(packet)
+            packet = encode_ack(self.namespace.name, [error], ack_id, config.parser)
+        # (what _send does, its size check done above)
+        channel = self.channel
+        if not channel.send(packet):
+            channel.send_when_room(packet)
 
     # -- lifecycle -------------------------------------------------------------------------
     def _closed(self, reason: str) -> None:
         """Leave everything and tell the application; runs once."""
         if not self._enter(SocketState.DISCONNECTED):
             return
-        for future in list(self._acks.values()):
+        acks, self._acks = self._acks, None
+        for future in list(acks.values()) if acks else ():
             if not future.done():
                 future.set_exception(Disconnected(reason))
-        self._acks.clear()
         self._pending = None
         self.client.sockets.pop(self.namespace.name, None)
         self.namespace.remove(self, reason)

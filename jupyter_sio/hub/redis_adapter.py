@@ -22,6 +22,12 @@ their counterparts on the other nodes with ``tell`` (to all, or to one node) and
 of other nodes (:mod:`.remote_routing`). Polling clients need sticky sessions, as with every
 Engine.IO server (WebSocket-only clients do not).
 
+Connection-state recovery across nodes (:mod:`.redis_recovery`): with ``recovery_window``
+set, a packet logged for recovery is published by a Lua script that also appends it to the
+namespace's stream, and its message is prefixed with the stream entry id (a line before the
+JSON header); sessions that drop off are kept in Redis too, so a client may recover on any
+node.
+
 Wire format of a message: one JSON header line, then the binary attachments, each
 prefixed by its length (4 bytes, big endian).
 """
@@ -43,11 +49,14 @@ from ..exceptions import ConfigError
 from ..protocol.frames import Outgoing
 from .adapter import Adapter, BroadcastOptions, NodeMessage
 from .bus_health import Backoff
+from .recovery import parse_id
 
 if TYPE_CHECKING:
     from .delivery import Pending
     from .namespace import Namespace
+    from .recovery import Recovery
     from .redis_bus import RedisBus
+    from .redis_recovery import RedisRecovery
 
 log = logging.getLogger("jupyter_sio.hub.redis")
 
@@ -171,6 +180,10 @@ class RedisAdapter(Adapter):
         self._channel = self.channel.encode()
         self.channels = (self._channel, (self.channel + self.node).encode())
         self._requests: dict[str, _Request] = {}
+        #: connection-state recovery across nodes (:mod:`.redis_recovery`), if it is on
+        self.recovery: RedisRecovery | None = None
+        #: the latest packet the recovery script published (broadcast() does not again)
+        self.streamed: Outgoing | None = None
 
     # -- lifecycle (the bus calls receive / resync / lost) ---------------------------------
     async def init(self) -> None:
@@ -182,6 +195,12 @@ class RedisAdapter(Adapter):
 
     def status(self) -> dict[str, Any]:
         return self.bus.status()
+
+    def shared_recovery(self, recovery: Recovery) -> RedisRecovery:
+        from .redis_recovery import RedisRecovery
+
+        self.recovery = RedisRecovery(self, recovery)
+        return self.recovery
 
     async def resync(self) -> None:
         """(Re)connected: the Redis copy of the retained values wins over ours; members of
@@ -203,6 +222,8 @@ class RedisAdapter(Adapter):
             history = (past.maxlen or 0) + 1 if past is not None else 1
             super().retain(room, key, packet, history)
             super().broadcast(packet, BroadcastOptions(frozenset([room])))
+        if self.recovery is not None:
+            await self.recovery.resync()
 
     def lost(self) -> None:
         for request in self._requests.values():
@@ -223,7 +244,9 @@ class RedisAdapter(Adapter):
     # -- operations ------------------------------------------------------------------------
     def broadcast(self, packet: Outgoing, opts: BroadcastOptions) -> list[Pending]:
         blocked = super().broadcast(packet, opts)
-        if not opts.local:
+        if packet is self.streamed:  # logged for recovery: the script published it
+            self.streamed = None
+        elif not opts.local:
             header = {"type": "broadcast", **self._packet_header(packet, opts)}
             self._publish(header, _blobs(packet), volatile=packet.volatile)
         return blocked
@@ -281,8 +304,14 @@ class RedisAdapter(Adapter):
         return local + [info for answer in answers for info in answer["sockets"]]
 
     # -- the hub's own messages between nodes ------------------------------------------------
-    def tell(self, topic: str, data: dict[str, Any], *, node: str | None = None,
-             attachments: Iterable[bytes] = ()) -> None:
+    def tell(
+        self,
+        topic: str,
+        data: dict[str, Any],
+        *,
+        node: str | None = None,
+        attachments: Iterable[bytes] = (),
+    ) -> None:
         channel = None if node is None else (self.channel + node).encode()
         self._publish({"type": "tell", "topic": topic, "data": data}, attachments, channel)
 
@@ -309,8 +338,13 @@ class RedisAdapter(Adapter):
         try:
             await asyncio.wait_for(request.future, timeout)
         except asyncio.TimeoutError:
-            log.warning("%s: %d of %d nodes answered within %s s", what,
-                        len(request.answers), others, timeout)
+            log.warning(
+                "%s: %d of %d nodes answered within %s s",
+                what,
+                len(request.answers),
+                others,
+                timeout,
+            )
         finally:
             self._requests.pop(request_id, None)
         return request.answers
@@ -326,19 +360,34 @@ class RedisAdapter(Adapter):
             except Exception:
                 log.exception("node message %r failed", header.get("topic"))
         if header["type"] == "ask":
-            self._publish({"type": "answer", "request": header["request"], "answer": answer},
-                          channel=(self.channel + header["node"]).encode())
+            self._publish(
+                {"type": "answer", "request": header["request"], "answer": answer},
+                channel=(self.channel + header["node"]).encode(),
+            )
 
     # -- receiving -------------------------------------------------------------------------
     async def receive(self, data: bytes) -> None:
+        stream_id = None
+        if data[:1] != b"{":  # a packet logged for recovery: its stream entry id first
+            line, _, data = data.partition(b"\n")
+            stream_id = line.decode()
         header, attachments = unpack(data)
         if header.get("node") != self.node:
-            await self._apply(header, attachments)
+            await self._apply(header, attachments, stream_id)
 
-    async def _apply(self, header: dict[str, Any], attachments: list[bytes]) -> None:
+    async def _apply(
+        self, header: dict[str, Any], attachments: list[bytes], stream_id: str | None = None
+    ) -> None:
         kind = header["type"]
         if kind == "broadcast":
-            super().broadcast(self._packet(header, attachments), _opts(header))
+            logged = header.get("log")
+            if logged is not None and stream_id is not None and self.recovery is not None:
+                entry = self.recovery.entry(parse_id(stream_id), header, attachments)
+                self.recovery.recovery.heard(entry)
+                if not entry.local:
+                    super().broadcast(entry.packet, _opts(header))
+            elif logged is None or not logged.get("local"):  # (local: for its node only)
+                super().broadcast(self._packet(header, attachments), _opts(header))
         elif kind == "retain":
             packet = self._packet(header, attachments)
             super().retain(header["room"], header["key"], packet, int(header.get("history", 1)))

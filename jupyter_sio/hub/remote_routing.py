@@ -67,8 +67,15 @@ class RemoteSender:
             return
         attachments: list[bytes] = []
         args = dumps(deconstruct([value], attachments))
-        self._send(ack_packet(self.namespace.name, ack_id, args, tuple(attachments),
-                              self.namespace.hub.config.parser))
+        self._send(
+            ack_packet(
+                self.namespace.name,
+                ack_id,
+                args,
+                tuple(attachments),
+                self.namespace.hub.config.parser,
+            )
+        )
 
 
 class RemoteRouting:
@@ -95,8 +102,13 @@ class RemoteRouting:
 
         task.add_done_callback(done)
 
-    async def _forward(self, socket: Socket, data: list[Any], ack_id: int | None,
-                       previous: asyncio.Task[None] | None) -> None:
+    async def _forward(
+        self,
+        socket: Socket,
+        data: list[Any],
+        ack_id: int | None,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
         namespace = socket.namespace
         router = self.hub.kernel_router
         question = {
@@ -143,8 +155,7 @@ class RemoteRouting:
             return
         found[0].peer.route_event(sender, event, ack_id)  # type: ignore[arg-type]
 
-    def _pick(self, namespace: Namespace, data: dict[str, Any]
-              ) -> tuple[Registration, int] | None:
+    def _pick(self, namespace: Namespace, data: dict[str, Any]) -> tuple[Registration, int] | None:
         rooms = {str(r) for r in data.get("rooms") or ()}
         owner = data.get("owner")
         return self.hub.kernel_router.pick(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,7 +20,7 @@ from .namespace_socket import Holding, Socket, SocketState, encode_outgoing
 
 if TYPE_CHECKING:
     from .hub import Hub
-    from .namespace import Steps
+    from .namespace import Namespace, Steps
     from .recovery import Restored
 
 log = logging.getLogger("jupyter_sio.hub")
@@ -114,17 +115,31 @@ class Client:
                                max_bytes=config.max_payload)
         )
         self.sockets: dict[str, Socket] = {}
-        self._admitting: set[str] = set()
+        self._admitting: set[str] | None = None  # namespaces being joined (made on first)
         self._closed = False
-        # A connection that never joins a namespace is closed (Socket.IO's connectTimeout).
-        self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            config.connect_timeout, self._connect_expired
-        )
+        # A connection that never joins a namespace is closed (Socket.IO's connectTimeout);
+        # the hub's one ConnectDeadlines timer serves every client (issue 11, idle memory).
+        self._connect_timer: float | None = None  # the loop time it expires at
+        hub.connect_deadlines.add(self, config.connect_timeout)
 
     def on_message(self, data: str | bytes) -> None:
         """An Engine.IO MESSAGE arrived (text, or one binary attachment)."""
         if self.hub.monitor is not None:
             self.hub.monitor.on_packet_in(len(data))
+        if type(data) is str and type(self.decoder) is PacketDecoder:
+            # Hot path (issue 11): an EVENT or ACK without attachments, decoded once and
+            # handed to its socket with no packet object; anything else takes feed().
+            plain = self.decoder.feed_plain(data)
+            if plain is not None:
+                ptype, name, payload, ack_id = plain
+                socket = self.sockets.get(name)
+                if socket is None:
+                    log.debug("packet for unconnected namespace %s ignored", name)
+                elif ptype is SocketPacketType.EVENT:
+                    socket._on_event(payload, ack_id)
+                else:
+                    socket._on_ack(ack_id, payload)
+                return
         try:
             packet = self.decoder.feed(data)
         except (RemoteProtocolError, PayloadTooLarge) as exc:
@@ -172,9 +187,7 @@ class Client:
     def on_close(self, reason: str) -> None:
         """The connection is gone: every socket disconnects with the same reason."""
         self._closed = True
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+        self._connect_timer = None
         for socket in list(self.sockets.values()):
             socket._closed(reason)
 
@@ -209,15 +222,13 @@ class Client:
         socket.channel = self.channel
         self.sockets[namespace.name] = socket
         namespace.add(socket)
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+        self._connect_timer = None
         return socket
 
     # -- namespace connect -----------------------------------------------------------------
     def _connect(self, packet: SocketPacket) -> None:
         name = packet.namespace
-        if name in self.sockets or name in self._admitting:
+        if name in self.sockets or (self._admitting is not None and name in self._admitting):
             log.debug("client %s already connected to %s", self.channel.sid, name)
             return
         namespace = self.hub._namespace_for(name, packet.data or {})
@@ -225,12 +236,19 @@ class Client:
             self._refuse(name, "Invalid namespace", None)
             return
         auth = packet.data if isinstance(packet.data, dict) else {}
+        if self._admitting is None:
+            self._admitting = set()
         self._admitting.add(name)
+        self._run(self._restore_and_admit(namespace, auth))
+
+    def _restore_and_admit(self, namespace: Namespace, auth: dict[str, Any]) -> Steps:
+        """A recovering CONNECT gets its session back first (which may wait for Redis:
+        see ``hub.recovery``), then admission as usual."""
         restored = None
         if namespace.recovery is not None and "pid" in auth:
-            restored = namespace.recovery.restore(auth)
+            restored = yield from namespace.recovery.restore(auth)
         socket = Socket(namespace, self, auth, restored.sid if restored is not None else None)
-        self._run(self._admit(socket, auth, restored))
+        yield from self._admit(socket, auth, restored)
 
     def _run(self, steps: Steps, value: Any = None, error: BaseException | None = None) -> None:
         """Drive ``steps`` synchronously; from the first awaitable it yields on, in a task.
@@ -289,10 +307,12 @@ class Client:
             self._refuse(namespace.name, "Internal server error", None)
             return
         finally:
-            self._admitting.discard(namespace.name)
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+            admitting = self._admitting
+            if admitting is not None:
+                admitting.discard(namespace.name)
+                if not admitting:
+                    self._admitting = None
+        self._connect_timer = None
         # CONNECT first, then what the connect handler emitted (the order socket.io keeps);
         # a socket the handler disconnected gets CONNECT then its DISCONNECT.
         self.send_packet(SocketPacket(SocketPacketType.CONNECT, namespace.name, connected))
@@ -323,10 +343,52 @@ class Client:
         self.send_packet(SocketPacket(SocketPacketType.CONNECT_ERROR, namespace, payload))
 
     def _connect_expired(self) -> None:
-        self._connect_timer = None
         if not self.sockets:
             log.info("closing connection %s: no namespace joined in time", self.channel.sid)
             self.channel.close("forced close")
+
+
+class ConnectDeadlines:
+    """Socket.IO's ``connectTimeout`` of every client of a hub with one loop timer.
+
+    Every client gets the same timeout, so deadlines come in order: a FIFO of clients, each
+    holding its deadline (``Client._connect_timer``, ``None`` once it joined or closed),
+    and one timer for the first that still waits. A TimerHandle per client cost ~300 bytes,
+    and a cancelled one stayed in the loop's heap until its time.
+    """
+
+    __slots__ = ("_clients", "_handle")
+
+    def __init__(self) -> None:
+        self._clients: deque[Client] = deque()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, client: Client, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        client._connect_timer = when = loop.time() + timeout
+        self._clients.append(client)
+        if self._handle is None:
+            self._handle = loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        loop = asyncio.get_running_loop()
+        now = loop.time() + getattr(loop, "_clock_resolution", 1e-6)
+        clients = self._clients
+        while clients:
+            when = clients[0]._connect_timer
+            if when is None:  # joined a namespace, or closed
+                clients.popleft()
+            elif when <= now:
+                client = clients.popleft()
+                client._connect_timer = None
+                try:
+                    client._connect_expired()
+                except Exception:
+                    log.exception("closing a client without a namespace failed")
+            else:
+                self._handle = loop.call_at(when, self._fire)
+                return
 
 
 def _refusal(exc: BaseException) -> tuple[str, Any]:

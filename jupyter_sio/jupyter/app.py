@@ -59,6 +59,9 @@ HUB_TRAITS = (
     "ack_timeout",
     "max_rooms",
     "recovery_window",
+    "recovery_max_packets",
+    "recovery_max_bytes",
+    "parser",
     "transports",
     "cors_allowed_origins",
 )
@@ -99,8 +102,31 @@ class JupyterSioApp(ExtensionApp):
         config=True,
         help="""Seconds a browser's session (id, rooms, data and what it misses) is kept
         after its connection drops, for Socket.IO's connection-state recovery; 0 (the
-        default) turns it off. With it on, events carry an offset as their last argument
-        (as with Node's server).""",
+        default) turns it off. With it on, the widgets recover a dropped connection without
+        missing an update (their socket.io-client takes its session back and gets what it
+        missed, keyed values as their newest), and kernel links likewise (what a kernel
+        misses while its link is down, and its emits the hub did not read, are kept).
+        Other Socket.IO clients see an offset as the last argument of each event (as with
+        Node's server); the widgets and kernels take it off.""",
+    )
+    recovery_max_packets = Int(
+        _DEFAULTS.recovery_max_packets,
+        config=True,
+        help="""Packets a namespace keeps for recovering browsers, and a dropped kernel link
+        keeps for its kernel; past that, the client gets a fresh session (logged).""",
+    )
+    recovery_max_bytes = Int(
+        _DEFAULTS.recovery_max_bytes,
+        config=True,
+        help="Bytes of packets kept, like recovery_max_packets.",
+    )
+    parser = Unicode(
+        _DEFAULTS.parser,
+        config=True,
+        help="""The Socket.IO parser of every browser client: "default" (JSON text, binary
+        attachments) or "msgpack" (socket.io-msgpack-parser; needs `pip install msgpack`).
+        The widgets follow it (page config); other clients must use the same parser.
+        Kernels keep their link's format (the hub transcodes).""",
     )
     max_rooms = Int(
         _DEFAULTS.max_rooms,
@@ -316,6 +342,7 @@ class JupyterSioApp(ExtensionApp):
         page_config["jupyterSio"] = {
             "path": self.hub_url_path,
             "socketioPath": url_path_join(self.hub_url_path, "socket.io/"),
+            "parser": self.parser,
             "version": __version__,
         }
 

@@ -276,7 +276,6 @@ class JupyterKernelLinkHandler(KernelLinkMixin, JupyterEngineIOBase):
         super().initialize(server)
         self.secret = secret
         self.users = users
-        self._link = None
         self._identity: Identity | None = None
 
     @allow_unauthenticated

@@ -7,13 +7,25 @@ while the socket holds more than ``write_high_water`` unsent bytes (the hub paus
 a link whose broadcasts meet full buffers, so this is where the cell feels backpressure).
 While the hub is unreachable nothing drains: the buffer is the offline buffer, and after a
 reconnect the ``hello`` frame (rooms, handlers) goes first, then the buffered frames.
+
+Link recovery (a hub with ``recovery_window``, issue 10): the hub counts the ``emit``
+frames it processed and says so in its pings and welcomes. The client keeps the reliable
+emits it wrote until the hub's count covers them (at most ``resend_packets`` /
+``resend_bytes``): those written into a connection that then died, which the hub never
+read, are written again first after the next welcome, when the hub resumed the link's
+session (``hello`` carries a random per-process link token); the hub also keeps what the
+kernel missed meanwhile (:mod:`jupyter_sio.hub.kernel_backlog`). ``close()`` says ``bye``
+first, so the hub keeps nothing for a kernel that left on purpose.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +49,7 @@ from ..protocol.link_codec import (
     encode_frame,
     join_frames,
 )
-from ..protocol.link_session import LinkClientSession, LinkState, Welcome
+from ..protocol.link_session import LinkClientSession, LinkState, Welcome, emits_acked
 from .link_buffer import LinkBuffer
 from .reconnecting import ReconnectingClient, open_websocket, websocket_url
 
@@ -57,6 +69,9 @@ class LinkLimits:
         backoff: first and largest delay between reconnect attempts.
         coalesce: seconds frames may wait to share a message when emits come faster than
             that (a loop); a lone emit is sent at once.
+        resend_packets / resend_bytes: reliable emits kept, once written, until the hub
+            confirms it processed them (link recovery, module doc); past that the oldest
+            are no longer kept (a warning says so if they were then needed).
     """
 
     buffer_packets: int = 100_000
@@ -67,6 +82,8 @@ class LinkLimits:
     connect_timeout: float = 10.0
     backoff: tuple[float, float] = (0.25, 5.0)
     coalesce: float = 0.001
+    resend_packets: int = 10_000
+    resend_bytes: int = 16 * 1024 * 1024
 
 
 class LinkClient(ReconnectingClient):
@@ -110,6 +127,15 @@ class LinkClient(ReconnectingClient):
         self._waiting_drain = False
         self._last_drain = 0.0
         self._offline_warned = False
+        #: link recovery: this process's link token, emit frames written (numbered as the
+        #: hub counts them), and the reliable ones the hub has not confirmed yet
+        self.token = secrets.token_urlsafe(18)
+        self._tracking = False
+        self._written = 0
+        self._unacked: deque[tuple[int, Outgoing]] = deque()
+        self._unacked_bytes = 0
+        self.resent = 0
+        self.unconfirmed_lost = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -134,7 +160,8 @@ class LinkClient(ReconnectingClient):
         self.closed = True
         ws, self._ws = self._ws, None
         if ws is not None:
-            self._drain()  # what the cells emitted last still goes out
+            self.send(LinkKind.BYE, "{}", flush=False)  # after what the cells emitted last
+            self._drain(ws)
             ws.close()
         await self._stop_runner()
         self._fail_results("client closed")
@@ -144,14 +171,18 @@ class LinkClient(ReconnectingClient):
         ws = await open_websocket(websocket_url(self.url), self.headers, limits.connect_timeout)
         session = LinkClientSession(self.loop.time())
         decoder = LinkDecoder(FROM_HUB)
+        early: list[LinkFrame] = []  # what came with the welcome (a resumed link's backlog)
         try:
-            hello = {"v": LINK_VERSION, **self._hello()}
+            hello = {"v": LINK_VERSION, "link": self.token, **self._hello()}
             await ws.write_message(encode_frame(LinkKind.HELLO, hello))
             while session.welcome is None:
                 message = await asyncio.wait_for(ws.read_message(), limits.connect_timeout)
                 if message is None:
                     raise Disconnected(f"the hub at {self.url} closed the link during hello")
                 for frame in decoder.feed(message):
+                    if session.welcome is not None:
+                        early.append(frame)
+                        continue
                     session.receive(frame, self.loop.time())
                     if frame.kind is LinkKind.NOTICE:
                         log.warning("hub: %s", frame.header.get("message"))
@@ -163,7 +194,14 @@ class LinkClient(ReconnectingClient):
         self._offline_warned = False
         self.connected.set()
         self.buffer.rearm()
+        assert session.welcome is not None
+        with contextlib.suppress(WebSocketClosedError):  # the read loop sees the close
+            self._resend(ws, session.welcome)
         self._drain()
+        now = self.loop.time()
+        for frame in early:
+            session.receive(frame, now)
+            self._dispatch(frame)
 
     def _reconnected(self) -> None:
         log.info("kernel link to %s is back", self.url)
@@ -174,7 +212,6 @@ class LinkClient(ReconnectingClient):
         ws, session = self._ws, self._session
         assert ws is not None and session is not None
         decoder = self._decoder
-        on_frame = self._on_frame
         while True:
             deadline = session.deadline
             wait = None if deadline is None else max(0.05, deadline - self.loop.time())
@@ -192,20 +229,24 @@ class LinkClient(ReconnectingClient):
                 now = self.loop.time()
                 for frame in frames:
                     session.receive(frame, now)
-                    kind = frame.kind
-                    if kind is LinkKind.RESULT:
-                        self._settle(frame)
-                    elif kind is LinkKind.PING:
-                        self.buffer.push_control(Outgoing(encode_frame(LinkKind.PONG, "{}")))
-                    elif kind is LinkKind.NOTICE:
-                        log.warning("hub refused a %s frame: %s: %s", frame.header.get("frame"),
-                                    frame.header.get("type"), frame.header.get("message"))
-                    else:
-                        on_frame(frame)
+                    self._dispatch(frame)
             except (RemoteProtocolError, PayloadTooLarge) as exc:
                 log.warning("closing the kernel link: invalid frame from the hub: %s", exc)
                 ws.close()
                 return "parse error"
+
+    def _dispatch(self, frame: LinkFrame) -> None:
+        kind = frame.kind
+        if kind is LinkKind.RESULT:
+            self._settle(frame)
+        elif kind is LinkKind.PING:
+            self._confirmed(emits_acked(frame.header))
+            self.buffer.push_control(Outgoing(encode_frame(LinkKind.PONG, "{}")))
+        elif kind is LinkKind.NOTICE:
+            log.warning("hub refused a %s frame: %s: %s", frame.header.get("frame"),
+                        frame.header.get("type"), frame.header.get("message"))
+        else:
+            self._on_frame(frame)
 
     def _lost(self, reason: str) -> None:
         self._ws = None
@@ -236,10 +277,11 @@ class LinkClient(ReconnectingClient):
         else:
             self._drain()
 
-    def _drain(self) -> None:
-        """Write waiting frames in batches until the socket is congested (I/O loop)."""
+    def _drain(self, ws: WebSocketClientConnection | None = None) -> None:
+        """Write waiting frames in batches until the socket is congested (I/O loop);
+        ``ws``: the socket being closed (what the cells emitted last still goes out)."""
         self._last_drain = self.loop.time()
-        ws = self._ws
+        ws = ws or self._ws
         if ws is None:
             self.buffer.rearm()
             self._warn_offline()
@@ -261,7 +303,8 @@ class LinkClient(ReconnectingClient):
                     future.add_done_callback(self._drained)
                     return
         except WebSocketClosedError:
-            log.warning("kernel link closed while sending: frames taken for it are lost")
+            log.info("kernel link closed while sending: its emits are written again after "
+                     "the reconnect if the hub resumes the link (recovery_window)")
             return  # the read loop sees the close and reconnects
 
     def _write(self, ws: WebSocketClientConnection, items: list[Outgoing], budget: int) -> Any:
@@ -270,7 +313,10 @@ class LinkClient(ReconnectingClient):
         lines: list[str] = []
         size = 0
         future = None
+        tracking = self._tracking
         for item in items:
+            if tracking and item.text.startswith("emit\t"):
+                self._track(item)
             lines.append(item.text)
             size += item.size
             if item.attachments:
@@ -284,6 +330,64 @@ class LinkClient(ReconnectingClient):
         if lines:
             future = ws.write_message(join_frames(lines))
         return future
+
+    # -- link recovery -----------------------------------------------------------------------
+    def _track(self, item: Outgoing) -> None:
+        """An emit frame being written: number it; keep it until confirmed if reliable."""
+        self._written += 1
+        if item.volatile:
+            return
+        unacked = self._unacked
+        unacked.append((self._written, item))
+        self._unacked_bytes += item.size
+        limits = self.limits
+        while len(unacked) > limits.resend_packets or self._unacked_bytes > limits.resend_bytes:
+            _, old = unacked.popleft()
+            self._unacked_bytes -= old.size
+
+    def _confirmed(self, emits: int | None) -> None:
+        """The hub processed ``emits`` emit frames of this link: forget those."""
+        if emits is None:
+            return
+        unacked = self._unacked
+        while unacked and unacked[0][0] <= emits:
+            _, item = unacked.popleft()
+            self._unacked_bytes -= item.size
+
+    def _resend(self, ws: WebSocketClientConnection, welcome: Welcome) -> None:
+        """After a welcome: write again what the hub did not process, if it resumed."""
+        if welcome.emits is None:  # a hub without link recovery
+            self._tracking = False
+            self._unacked.clear()
+            self._unacked_bytes = 0
+            return
+        self._tracking = True
+        hub_count = welcome.emits
+        if welcome.resumed:
+            self._confirmed(hub_count)
+        pending = [item for _, item in self._unacked]
+        first = self._unacked[0][0] if self._unacked else hub_count + 1
+        self._unacked.clear()
+        self._unacked_bytes = 0
+        self._written = hub_count
+        if not welcome.resumed:
+            if pending:
+                self.unconfirmed_lost += len(pending)
+                log.warning("the hub at %s did not keep this kernel link's session: %d emits "
+                            "sent just before the link dropped may be lost", self.url,
+                            len(pending))
+            return
+        if first != hub_count + 1:
+            self.unconfirmed_lost += first - hub_count - 1
+            log.warning("kernel link: %d emits were no longer kept for resending "
+                        "(resend_packets / resend_bytes)", first - hub_count - 1)
+        if pending:
+            self.resent += len(pending)
+            log.info("kernel link resumed: writing %d emits again", len(pending))
+            budget = self.limits.batch_bytes
+            if self.welcome is not None:
+                budget = min(budget, self.welcome.max_message // 2)
+            self._write(ws, pending, budget)
 
     def _drained(self, _future: Any) -> None:
         self._waiting_drain = False
@@ -337,7 +441,8 @@ class LinkClient(ReconnectingClient):
 
     def stats(self) -> dict[str, Any]:
         return {**self.buffer.stats(), "state": self.state.value, "reconnects": self.reconnects,
-                "pending_requests": len(self._results)}
+                "pending_requests": len(self._results), "unconfirmed": len(self._unacked),
+                "resent": self.resent, "unconfirmed_lost": self.unconfirmed_lost}
 
 
 def _pending(ws: WebSocketClientConnection) -> int:

@@ -14,25 +14,11 @@ Each recipient then costs one buffer write.
 from __future__ import annotations
 
 import base64
-import struct
 
 from .eio_codec import RECORD_SEPARATOR
+from .ws_codec import ws_frame
 
-_OP_TEXT = 0x81  # FIN + text opcode
-_OP_BINARY = 0x82  # FIN + binary opcode
-
-
-def ws_frame(payload: bytes, *, binary: bool) -> bytes:
-    """One final, unmasked RFC 6455 data frame (server → client, no extension)."""
-    first = _OP_BINARY if binary else _OP_TEXT
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", first, size)
-    elif size <= 0xFFFF:
-        header = struct.pack("!BBH", first, 126, size)
-    else:
-        header = struct.pack("!BBQ", first, 127, size)
-    return header + payload
+__all__ = ["CLOSE", "NOOP", "PING", "Outgoing", "ws_frame"]
 
 
 class Outgoing:

@@ -87,6 +87,7 @@ class LinkKind(str, Enum):
     RESOLVE = "resolve"
     ANSWER = "answer"
     PONG = "pong"
+    BYE = "bye"  # the kernel closes on purpose: the hub keeps no session for it
     WELCOME = "welcome"
     RESULT = "result"
     EVENT = "event"
@@ -113,6 +114,7 @@ FROM_KERNEL = frozenset(
         LinkKind.RESOLVE,
         LinkKind.ANSWER,
         LinkKind.PONG,
+        LinkKind.BYE,
     }
 )
 FROM_HUB = frozenset(

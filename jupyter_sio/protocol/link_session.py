@@ -47,9 +47,14 @@ class Welcome:
     ping_interval: float
     ping_timeout: float
     rooms: tuple[tuple[str, str], ...] = ()
+    #: link recovery (hubs with ``recovery_window``): how many ``emit`` frames of this
+    #: link the hub has processed (None: the hub keeps no count, resend nothing), and
+    #: whether it resumed the link's earlier session (else the count starts again at 0)
+    emits: int | None = None
+    resumed: bool = False
 
     def header(self) -> dict[str, Any]:
-        return {
+        header: dict[str, Any] = {
             "sid": self.sid,
             "max_payload": self.max_payload,
             "max_message": self.max_message,
@@ -57,6 +62,10 @@ class Welcome:
             "ping_timeout": self.ping_timeout,
             "rooms": [list(r) for r in self.rooms],
         }
+        if self.emits is not None:
+            header["emits"] = self.emits
+            header["resumed"] = self.resumed
+        return header
 
     @classmethod
     def from_header(cls, header: dict[str, Any]) -> Welcome:
@@ -73,6 +82,8 @@ class Welcome:
                 ping_interval=_seconds(header["ping_interval"]),
                 ping_timeout=_seconds(header["ping_timeout"]),
                 rooms=tuple((_text(ns), _text(room)) for ns, room in rooms),
+                emits=_count(header["emits"]) if "emits" in header else None,
+                resumed=header.get("resumed") is True,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RemoteProtocolError(f"invalid welcome frame: {exc!r}"[:200]) from None
@@ -88,6 +99,18 @@ def _size(value: Any) -> int:
     if type(value) is not int or value <= 0:
         raise ValueError(f"expected a positive integer, got {type(value).__name__}")
     return value
+
+
+def _count(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"expected a count >= 0, got {type(value).__name__}")
+    return value
+
+
+def emits_acked(header: dict[str, Any]) -> int | None:
+    """The ``emits`` count a hub's ``ping`` carries (link recovery), or None."""
+    value = header.get("emits")
+    return value if type(value) is int and value >= 0 else None
 
 
 def _seconds(value: Any) -> float:

@@ -16,7 +16,9 @@ more than ``write_high_water`` unsent bytes, or a polling client between two GET
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from enum import Enum
+from types import MappingProxyType
 
 from .frames import Outgoing
 
@@ -37,6 +39,12 @@ class _Slot:
         self.item = item
 
 
+#: what an outbox holds until its first packet waits (an idle WebSocket connection's never
+#: does: an empty deque is ~600 bytes, issue 11's idle-memory budget)
+_NO_QUEUE: tuple[()] = ()
+_NO_KEYS: Mapping[str, _Slot] = MappingProxyType({})
+
+
 class Outbox:
     """FIFO of :class:`Outgoing` packets with explicit limits."""
 
@@ -45,8 +53,8 @@ class Outbox:
     def __init__(self, *, max_packets: int, max_bytes: int) -> None:
         self.max_packets = max_packets
         self.max_bytes = max_bytes
-        self._queue: deque[Outgoing | _Slot] = deque()
-        self._keys: dict[str, _Slot] = {}
+        self._queue: deque[Outgoing | _Slot] | tuple[()] = _NO_QUEUE
+        self._keys: dict[str, _Slot] | Mapping[str, _Slot] = _NO_KEYS
         self.size = 0  # bytes queued
         self.dropped = 0
         self.conflated = 0
@@ -76,8 +84,11 @@ class Outbox:
                 self.dropped += 1
                 return PushResult.DROPPED
             slot = _Slot(item)
-            self._keys[key] = slot
-            self._queue.append(slot)
+            keys = self._keys
+            if not isinstance(keys, dict):
+                keys = self._keys = {}
+            keys[key] = slot
+            self._queued().append(slot)
             self.size += item.size
             return PushResult.QUEUED
         if item.volatile:
@@ -85,22 +96,32 @@ class Outbox:
             return PushResult.DROPPED
         if not self.has_room(item.size):
             return PushResult.FULL
-        self._queue.append(item)
+        self._queued().append(item)
         self.size += item.size
         return PushResult.QUEUED
 
     def push_control(self, item: Outgoing) -> None:
         """Queue regardless of policy and limits: control packets (ping, noop, close) and
         volatile packets for a polling client that is writable right now."""
-        self._queue.append(item)
+        self._queued().append(item)
         self.size += item.size
 
+    def _queued(self) -> deque[Outgoing | _Slot]:
+        """The queue, made on the first packet that waits."""
+        queue = self._queue
+        if isinstance(queue, deque):
+            return queue
+        self._queue = queue = deque()
+        return queue
+
     def pop(self) -> Outgoing:
-        entry = self._queue.popleft()
+        entry = self._queued().popleft()
         if isinstance(entry, _Slot):
             item = entry.item
-            if item.key is not None and self._keys.get(item.key) is entry:
-                del self._keys[item.key]
+            keys = self._keys
+            if item.key is not None and keys.get(item.key) is entry:
+                assert isinstance(keys, dict)
+                del keys[item.key]
         else:
             item = entry
         self.size -= item.size
@@ -130,22 +151,25 @@ class Outbox:
         """Everything queued, at once (O(1) work here; :func:`unwrap` the entries later,
         outside any lock): the kernel link's consumer empties its buffer this way."""
         entries = list(self._queue)
-        self._queue.clear()
-        self._keys.clear()
-        self.size = 0
+        self._forget()
         return entries
 
     def _peek(self) -> Outgoing:
-        entry = self._queue[0]
+        entry = self._queued()[0]
         return entry.item if isinstance(entry, _Slot) else entry
 
     def clear(self) -> int:
         """Drop everything (the connection closed); returns how many packets were lost."""
         count = len(self._queue)
-        self._queue.clear()
-        self._keys.clear()
-        self.size = 0
+        self._forget()
         return count
+
+    def _forget(self) -> None:
+        if self._queue:
+            self._queue = _NO_QUEUE
+        if self._keys:
+            self._keys = _NO_KEYS
+        self.size = 0
 
 
 def unwrap(entries: list[Outgoing | _Slot]) -> list[Outgoing]:

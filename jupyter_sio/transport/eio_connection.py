@@ -1,15 +1,17 @@
 """Engine.IO connections on asyncio: the I/O half of :mod:`jupyter_sio.protocol.eio_session`.
 
 An :class:`EngineConnection` owns one :class:`EngineSession` (the protocol state), its
-:class:`Outbox`, the current transport (a held long-poll GET or a WebSocket) and one timer
-for heartbeats. It is the hub's :class:`~jupyter_sio.hub.sio_connection.Channel`.
+:class:`Outbox`, the current transport (a held long-poll GET or a WebSocket) and its place
+in the server's one heartbeat schedule (:mod:`.heartbeat`). It is the hub's
+:class:`~jupyter_sio.hub.sio_connection.Channel`.
 
 The write path is built for broadcast: :meth:`EngineConnection.send` gets an
-:class:`Outgoing` encoded once for all recipients. On an idle WebSocket it writes the cached
-frame bytes straight to the socket (one ``send`` system call, no future, no copy); only when
-the kernel buffer is full does it go through Tornado's IOStream, and past
-``write_high_water`` unsent bytes the connection counts as congested and packets wait in
-the bounded outbox under their policy.
+:class:`Outgoing` encoded once for all recipients. On a WebSocket it gives the cached frame
+bytes to :meth:`~jupyter_sio.transport.ws_stream.WebSocketStream.write_frame`, i.e. one
+``transport.write`` (on an idle socket one ``send`` system call, no future, no copy). Past
+``write_high_water`` unsent bytes asyncio pauses the stream's writing: the connection is
+congested, packets wait in the bounded outbox under their policy, and reading from that
+client pauses while a reliable packet waits for room; ``resume_writing`` flushes them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import BufferFull, Disconnected, RemoteProtocolError
@@ -34,6 +37,7 @@ from ..protocol.eio_session import (
 )
 from ..protocol.frames import CLOSE, NOOP, PING, Outgoing
 from ..protocol.outbox import Outbox, PushResult
+from .heartbeat import Heartbeats
 
 if TYPE_CHECKING:
     from ..config import HubConfig
@@ -42,16 +46,26 @@ log = logging.getLogger("jupyter_sio.transport")
 
 
 class WebSocketPeer(Protocol):
-    """The parts of a WebSocket handler a connection uses (Tornado's, in practice)."""
+    """The parts of a WebSocket a connection uses (a
+    :class:`~jupyter_sio.transport.ws_stream.WebSocketStream`, in practice)."""
 
-    def write_frame(self, frame: bytes) -> asyncio.Future[None] | None:
-        """Write pre-built frames; ``None`` if written at once, else a drain future."""
+    #: Past the high water mark set below, until back under the low one.
+    congested: bool
+
+    def write_frame(self, frame: bytes) -> None:
+        """Write pre-built frames (never raises; a closed peer drops them)."""
 
     def write_text(self, text: str) -> None: ...
 
     def pending_bytes(self) -> int: ...
 
-    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+    def set_write_buffer_limits(self, high: int, low: int | None = None) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def close(self, code: int | None = 1000, reason: str = "") -> None: ...
 
 
 class Receiver(Protocol):
@@ -78,6 +92,8 @@ class EngineServer:
 
     def __init__(self, hub: EngineApp) -> None:
         self.hub = hub
+        #: one timer for every connection's heartbeat (see :mod:`.heartbeat`)
+        self.heartbeats = Heartbeats()
         self.config = hub.config
         self.connections: dict[str, EngineConnection] = {}
 
@@ -108,8 +124,8 @@ class EngineConnection:
     """One client's Engine.IO connection over polling and/or WebSocket."""
 
     __slots__ = (
-        "_congested",
         "_linger",
+        "_paused",
         "_poll",
         "_probe",
         "_stall",
@@ -132,12 +148,12 @@ class EngineConnection:
         )
         self.ws: WebSocketPeer | None = None
         self._probe: WebSocketPeer | None = None
-        self._congested = False
+        self._paused: WebSocketPeer | None = None  # the WebSocket not read while stalled
         self._poll: asyncio.Future[None] | None = None
         self._stall: Stall | None = None  # the one reliable packet waiting for room
         self._linger: asyncio.TimerHandle | None = None
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_at(session.deadline, self._on_timer)
+        self._timer: float | None = None  # the heartbeat deadline it is scheduled for
+        server.heartbeats.schedule(self, session.deadline)
         self.client: Client = server.hub.connect_client(self, handshake)  # or a Receiver
 
     # -- Channel interface -----------------------------------------------------------------
@@ -153,8 +169,8 @@ class EngineConnection:
         if self._stall is not None and reliable:
             return False  # keep order behind the packet already waiting for room
         ws = self.ws
-        if ws is not None and not self._congested and not self.outbox:
-            self._write_ws(ws, packet.ws_frame)
+        if ws is not None and not ws.congested and not self.outbox:
+            ws.write_frame(packet.ws_frame)
             return True
         if ws is None and packet.volatile:
             # A polling client counts as congested while packets wait for its next GET;
@@ -186,20 +202,29 @@ class EngineConnection:
             return self._stuck("its outbound buffer is full and a packet is already waiting")
         timeout = self.server.config.send_timeout
         self._stall = Stall(packet, timeout, self._stall_expired)
+        if self.ws is not None:
+            # Its own requests would only add answers it cannot take: read no more of them.
+            self._paused = self.ws
+            self.ws.pause_reading()
         return self._stall.delivery
 
     def _stall_expired(self) -> None:
         if self._stall is not None:
-            self._stuck(f"its outbound buffer stayed full for send_timeout="
-                        f"{self.server.config.send_timeout} s")
+            self._stuck(
+                f"its outbound buffer stayed full for send_timeout="
+                f"{self.server.config.send_timeout} s"
+            )
 
     def _stuck(self, why: str) -> Pending:
         """Close a client that does not read; once, with one log line."""
-        error = BufferFull(f"client {self.sid} is not reading: {why} ({len(self.outbox)} "
-                           f"packets, {self.outbox.size} bytes queued)")
+        error = BufferFull(
+            f"client {self.sid} is not reading: {why} ({len(self.outbox)} "
+            f"packets, {self.outbox.size} bytes queued)"
+        )
         stall, self._stall = self._stall, None
         if stall is not None:
             stall.fail(error)
+            self._unstalled()
         if not self.session.closed:
             log.warning("disconnecting %s: %s", self.sid, error)
             self.close(CloseReason.FORCED_CLOSE.value)
@@ -212,37 +237,31 @@ class EngineConnection:
             self._stall = None
             self.outbox.push(stall.packet)
             stall.release()
+            self._unstalled()
+
+    def _unstalled(self) -> None:
+        paused, self._paused = self._paused, None
+        if paused is not None:
+            paused.resume_reading()
 
     # -- WebSocket writes ------------------------------------------------------------------
-    def _write_ws(self, ws: WebSocketPeer, frame: bytes) -> None:
-        try:
-            drain = ws.write_frame(frame)
-        except Exception as exc:  # StreamClosedError, OSError: the peer is gone
-            log.debug("write to %s failed: %r", self.sid, exc)
-            self._closed(CloseReason.TRANSPORT_ERROR)
-            return
-        if drain is not None and ws.pending_bytes() > self.server.config.write_high_water:
-            self._congested = True
-            drain.add_done_callback(self._on_drained)
-
-    def _on_drained(self, future: asyncio.Future[None]) -> None:
-        self._congested = False
-        if future.cancelled() or future.exception() is not None or self.session.closed:
-            return
-        self._flush_ws()
+    def websocket_drained(self, ws: WebSocketPeer) -> None:
+        """The stream's write buffer fell under its low water mark: send what waits."""
+        if ws is self.ws and not self.session.closed:
+            self._flush_ws()
 
     def _flush_ws(self) -> None:
         ws = self.ws
         if ws is None:
             return
         high_water = self.server.config.write_high_water
-        while self.outbox and not self._congested:
+        while self.outbox and not ws.congested:
             batch = self.outbox.drain(high_water)
             self._admit_stalled()
-            self._write_ws(ws, b"".join(p.ws_frame for p in batch))
+            ws.write_frame(b"".join(p.ws_frame for p in batch))
         if not self.outbox:
             self._admit_stalled()
-            if self.outbox and not self._congested:
+            if self.outbox and not ws.congested:
                 self._flush_ws()
 
     # -- long-polling ----------------------------------------------------------------------
@@ -313,13 +332,17 @@ class EngineConnection:
             poll.set_result(None)
 
     # -- WebSocket transport ---------------------------------------------------------------
+    # A WebSocketStream calls receive_ws, websocket_drained and websocket_closed: the
+    # connection is the stream's app (see open_websocket).
     def attach_websocket(self, ws: WebSocketPeer) -> None:
         """A direct WebSocket connection (no polling first): it is the transport."""
         self.ws = ws
+        ws.set_write_buffer_limits(self.server.config.write_high_water)
         ws.write_text(self.session.open_packet())
 
     def attach_probe(self, ws: WebSocketPeer) -> None:
         """A WebSocket for an existing polling session: the upgrade starts."""
+        ws.set_write_buffer_limits(self.server.config.write_high_water)
         loop = asyncio.get_running_loop()
         self.session.begin_probe(loop.time())
         self._probe = ws
@@ -398,20 +421,19 @@ class EngineConnection:
             self._closed(CloseReason.PING_TIMEOUT)
             return
         if not session.closed:
-            self._timer = loop.call_at(session.deadline, self._on_timer)
+            self.server.heartbeats.schedule(self, session.deadline)
 
     def _reschedule(self) -> None:
-        self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_at(self.session.deadline, self._on_timer)
+        self.server.heartbeats.schedule(self, self.session.deadline)
 
     def _send_control(self, packet: Outgoing) -> None:
         ws = self.ws
-        if ws is not None and not self._congested and not self.outbox:
-            self._write_ws(ws, packet.ws_frame)
+        if ws is not None and not ws.congested and not self.outbox:
+            ws.write_frame(packet.ws_frame)
         else:
             self.outbox.push_control(packet)
             self._wake()
-            if ws is not None and not self._congested:
+            if ws is not None and not ws.congested:
                 self._flush_ws()
 
     # -- close -----------------------------------------------------------------------------
@@ -435,7 +457,7 @@ class EngineConnection:
             return
         self.client = None  # type: ignore[assignment]
         self.session.close(reason)
-        self._timer.cancel()
+        self.server.heartbeats.cancel(self)
         stall, self._stall = self._stall, None
         if stall is not None:
             stall.fail(Disconnected(reason.value))
@@ -473,3 +495,31 @@ class EngineConnection:
             "conflated": self.outbox.conflated,
             "waiting": int(self._stall is not None),
         }
+
+
+def open_websocket(
+    server: EngineServer,
+    ws: WebSocketPeer,
+    sid: str | None,
+    handshake: Callable[[], Handshake],
+) -> EngineConnection | None:
+    """The connection a new WebSocket serves, its app from now on.
+
+    Without ``sid`` a new session whose transport is ``ws`` (its open packet is written);
+    with one, the upgrade probe of that polling session. An unknown ``sid``, or a session
+    that cannot upgrade, closes ``ws`` with 1008 and returns ``None``.
+    """
+    if sid is None:
+        conn = server.open(Transport.WEBSOCKET, handshake())
+        conn.attach_websocket(ws)
+        return conn
+    probed = server.get(sid)
+    try:
+        if probed is None:
+            raise RemoteProtocolError("unknown sid")
+        probed.attach_probe(ws)
+    except RemoteProtocolError as exc:
+        log.info("refusing WebSocket for sid %s: %s", sid, exc)
+        ws.close(1008, "bad upgrade")
+        return None
+    return probed

@@ -10,21 +10,22 @@ in the URL, which proxies log) with its kernel id in ``X-Jupyter-Sio-Kernel``. T
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlparse
 
-from tornado import iostream
-from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
+from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
 from ..hub.hub import Hub
 from ..hub.kernel_peer import KernelPeer
 from ..hub.sio_connection import Handshake, Identity
 from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
 from .eio_connection import EngineServer
-from .tornado import FORBIDDEN, EngineError, masked_frames_only
+from .tornado import FORBIDDEN, EngineError, websocket_protocol
+from .ws_stream import WebSocketStream
+from .ws_tornado import StreamTakeover
 
 
 def kernel_identity(headers: Any, secret: str, user: str = "kernel") -> Identity:
@@ -42,51 +43,66 @@ def kernel_identity(headers: Any, secret: str, user: str = "kernel") -> Identity
     )
 
 
-class TornadoLinkWriter:
-    """A Tornado WebSocket as a :class:`~jupyter_sio.hub.kernel_peer.LinkWriter`."""
+class StreamLinkWriter:
+    """A :class:`~jupyter_sio.transport.ws_stream.WebSocketStream` as a
+    :class:`~jupyter_sio.hub.kernel_peer.LinkWriter` (writes never wait: ``None``)."""
 
-    __slots__ = ("handler",)
+    __slots__ = ("ws",)
 
-    def __init__(self, handler: WebSocketHandler) -> None:
-        self.handler = handler
+    def __init__(self, ws: WebSocketStream) -> None:
+        self.ws = ws
 
-    def write_text(self, text: str) -> asyncio.Future[None] | None:
-        try:
-            return self.handler.write_message(text)
-        except WebSocketClosedError:
-            return None
+    def write_text(self, text: str) -> None:
+        self.ws.write_text(text)
 
-    def write_binary(self, data: bytes) -> asyncio.Future[None] | None:
-        try:
-            return self.handler.write_message(data, binary=True)
-        except WebSocketClosedError:
-            return None
+    def write_binary(self, data: bytes) -> None:
+        self.ws.write_binary(data)
 
     def pending_bytes(self) -> int:
-        stream = getattr(self.handler.ws_connection, "stream", None)
-        if not isinstance(stream, iostream.IOStream):
-            return 0
-        return stream._total_write_index - stream._total_write_done_index
+        return self.ws.pending_bytes()
 
     def close(self, reason: str) -> None:
-        self.handler.close(1000, reason[:120])
+        self.ws.close(1000, reason[:120])
+
+
+class KernelLink:
+    """The stream's app for one kernel link: messages to its :class:`KernelPeer`."""
+
+    __slots__ = ("hub", "peer")
+
+    def __init__(self, hub: Hub, ws: WebSocketStream, handshake: Handshake) -> None:
+        self.hub = hub
+        self.peer: KernelPeer | None = hub.open_kernel_link(StreamLinkWriter(ws), handshake)
+
+    def receive_ws(self, ws: WebSocketStream, message: str | bytes) -> Awaitable[None] | None:
+        peer = self.peer
+        if peer is not None:
+            return peer.on_message(message)  # an awaitable pauses reading (backpressure)
+        return None
+
+    def websocket_drained(self, ws: WebSocketStream) -> None:
+        """The peer checks congestion itself (``pending_bytes``) while a packet waits."""
+
+    def websocket_closed(self, ws: WebSocketStream) -> None:
+        peer, self.peer = self.peer, None
+        if peer is not None:
+            self.hub.kernel_link_closed(peer, "transport close")
 
 
 class KernelLinkMixin:
     """The WebSocket half shared by the standalone and the Jupyter link handlers."""
 
     server: EngineServer
-    _link: KernelPeer | None
 
     def get_websocket_protocol(self) -> WebSocketProtocol | None:
-        return masked_frames_only(self, super().get_websocket_protocol())  # type: ignore[arg-type,misc]
+        handler: Any = self
+        return websocket_protocol(handler, self.server.config.link_max_message)
 
     def link_identity(self) -> Identity:
         raise NotImplementedError
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         handler: Any = self
-        handler.set_nodelay(True)
         request = handler.request
         handshake = Handshake(
             headers={k: v for k, v in request.headers.items() if k != TOKEN_HEADER},
@@ -96,18 +112,10 @@ class KernelLinkMixin:
             time=time.time(),
             user=self.link_identity(),
         )
-        self._link = self._hub().open_kernel_link(TornadoLinkWriter(handler), handshake)
-
-    def on_message(self, message: str | bytes) -> Any:
-        peer = self._link
-        if peer is not None:
-            return peer.on_message(message)  # an awaitable pauses reading (backpressure)
-        return None
-
-    def on_close(self) -> None:
-        peer, self._link = self._link, None
-        if peer is not None:
-            self._hub().kernel_link_closed(peer, "transport close")
+        protocol = handler.ws_connection
+        assert isinstance(protocol, StreamTakeover)
+        hub = self._hub()
+        protocol.start(lambda ws: KernelLink(hub, ws, handshake))
 
     def _hub(self) -> Hub:
         hub = self.server.hub
@@ -115,7 +123,7 @@ class KernelLinkMixin:
         return hub
 
     def get_compression_options(self) -> dict[str, Any] | None:
-        return None
+        return None  # never negotiated (see jupyter_sio.transport.ws_tornado)
 
     @property
     def max_message_size(self) -> int:
@@ -137,7 +145,6 @@ class KernelLinkHandler(KernelLinkMixin, WebSocketHandler):
     def initialize(self, server: EngineServer, secret: str = "") -> None:
         self.server = server
         self.secret = secret
-        self._link = None
         self._identity: Identity | None = None
 
     def link_identity(self) -> Identity:

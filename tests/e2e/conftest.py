@@ -27,17 +27,30 @@ def run_in_thread(coroutine_function: Callable[..., Awaitable[Any]], **kwargs: A
         return pool.submit(asyncio.run, coroutine_function(**kwargs)).result()
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def running_lab(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    sio_config: dict[str, Any] | None = None,
+    before_start: Callable[[Any], None] | None = None,
+) -> Iterator[Lab]:
+    """A ``jupyter lab`` for one module (its ``lab`` fixture yields from this), with
+    jupyter_sio settings and a hook to run on the server's dirs before it starts."""
     from tests.live_server import LiveServer
 
-    server = LiveServer(tmp_path_factory.mktemp("e2e-lab"), app="lab")
+    server = LiveServer(tmp_path_factory.mktemp(name), app="lab", sio_config=sio_config)
+    if before_start is not None:
+        before_start(server)
     Lab.prepare(server)
     run_in_thread(server.start, timeout=90)
     try:
         yield Lab(server)
     finally:
         run_in_thread(server.stop)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from running_lab(tmp_path_factory, "e2e-lab")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

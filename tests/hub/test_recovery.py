@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from jupyter_sio import Hub, Socket
+from jupyter_sio.hub.recovery import Entry, Mark, Remote, Saved, _gap, holder_key
+from jupyter_sio.protocol.frames import Outgoing
 from jupyter_sio.protocol.sio_codec import SocketPacket, SocketPacketType
 from tests.helpers import RecordingChannel, feed, open_client, settle
 
 
-async def join(hub: Hub, auth: dict[str, Any] | None = None
-               ) -> tuple[Any, RecordingChannel, Socket, dict[str, Any]]:
+async def join(
+    hub: Hub, auth: dict[str, Any] | None = None
+) -> tuple[Any, RecordingChannel, Socket, dict[str, Any]]:
     client, channel = open_client(hub)
     feed(client, SocketPacket(SocketPacketType.CONNECT, "/", auth))
     await settle()
@@ -61,8 +64,11 @@ async def test_recovery_without_any_event_seen_and_again_and_again() -> None:
         blip(hub, client)
         hub.to("room").emit("missed", n)
         offset = offset_of(channel) if channel.events() else None
-        auth = {"pid": hello["pid"]} if offset is None or n == 0 else {"pid": hello["pid"],
-                                                                        "offset": offset}
+        auth = (
+            {"pid": hello["pid"]}
+            if offset is None or n == 0
+            else {"pid": hello["pid"], "offset": offset}
+        )
         client, channel, again, _ = await join(hub, auth)
         assert again.recovered and again.id == socket.id
         assert [e[:2] for e in channel.events("missed")] == [["missed", n]]
@@ -144,3 +150,35 @@ async def test_acks_and_volatile_packets_are_not_logged() -> None:
     recovery = hub.default.recovery
     assert recovery is not None and len(recovery.log) == 0
     await settle()
+
+
+# -- across nodes: the order in which the holding node delivered (see hub.recovery) ----------
+def entry(offset: str, *, stream: tuple[int, int], seen: tuple[int, int] = (0, 0)) -> Entry:
+    return Entry(offset, frozenset(), frozenset(), Outgoing(f'42["e","{offset}"]'), seen, stream)
+
+
+def test_a_replay_follows_the_holders_order_not_the_streams() -> None:
+    hub = Hub(recovery_window=30)
+    recovery = hub.default.recovery
+    assert recovery is not None
+    # Node H delivered r1 (of node C), then its own a, then r2: r2 was written to the stream
+    # while a was on its way there, so the stream has r1, r2, a.
+    r1 = entry("C:0", stream=(5, 0))
+    r2 = entry("C:1", stream=(6, 0))
+    a = entry("H:0", stream=(7, 0), seen=(5, 0))
+    saved = Saved("sid", set(), {}, Mark(-1, (0, 0), 0), "H")
+    for last, missed in ((r1, [a, r2]), (a, [r2]), (r2, [])):
+        key = holder_key(last, "H")
+        assert key is not None
+        remote = Remote(saved, key, [r1, r2, a], [])
+        assert [e.offset for e in recovery._remote_entries(remote)] == [
+            e.offset for e in sorted(missed, key=lambda e: e.id or (0, 0))
+        ]
+
+
+def test_a_number_missing_from_a_nodes_entries_means_a_write_was_lost() -> None:
+    mark = Mark(-1, (0, 0), 3)
+    ok = [entry("C:1", stream=(1, 0)), entry("C:2", stream=(2, 0)), entry("H:3", stream=(3, 0))]
+    assert _gap(ok, "H", mark) is None
+    assert _gap([*ok, entry("C:4", stream=(4, 0))], "H", mark) == "C"
+    assert _gap([entry("H:4", stream=(4, 0))], "H", mark) == "H"  # H:3 never arrived

@@ -144,6 +144,7 @@ async def test_page_config_has_paths_and_no_secret(server: Server) -> None:
     assert page_config["jupyterSio"] == {
         "path": "/a%40b/jupyter-sio/",
         "socketioPath": "/a%40b/jupyter-sio/socket.io/",
+        "parser": "default",  # the widgets follow c.JupyterSioApp.parser
         "version": jupyter_sio.__version__,
     }
     text = json.dumps(page_config)

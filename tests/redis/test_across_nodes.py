@@ -49,17 +49,20 @@ class Browser:
         self.changed.set()
 
     async def connect(self) -> Browser:
-        await self.client.connect(f"http://127.0.0.1:{self.server.port}",
-                                  transports=["websocket"], wait_timeout=10)
+        await self.client.connect(
+            f"http://127.0.0.1:{self.server.port}", transports=["websocket"], wait_timeout=10
+        )
         return self
 
     async def subscribe(self, room: str, name: str) -> None:
         reply = await self.client.call(
-            "sio:subscribe", {"rooms": [room], "announce": True, "name": name}, timeout=10)
+            "sio:subscribe", {"rooms": [room], "announce": True, "name": name}, timeout=10
+        )
         assert reply["ok"], reply
 
     async def sees(self, room: str, names: list[str]) -> None:
         """Wait (bounded) until the latest presence list of ``room`` is ``names``."""
+
         async def until() -> None:
             while self.presence.get(room) != sorted(names):
                 self.changed.clear()
@@ -90,8 +93,9 @@ async def test_presence_lists_the_members_of_every_node(nodes: list[HubServer]) 
         await browser.client.disconnect()
 
 
-async def vote_kernel(server: HubServer, kernel_id: str, rooms: list[str] | None = None
-                      ) -> RecordingWriter:
+async def vote_kernel(
+    server: HubServer, kernel_id: str, rooms: list[str] | None = None
+) -> RecordingWriter:
     handler: list[Any] = ["/", "vote", rooms] if rooms else ["/", "vote"]
     _, writer = await kernel(server.hub, kernel_id, [handler])
     return writer
@@ -99,6 +103,7 @@ async def vote_kernel(server: HubServer, kernel_id: str, rooms: list[str] | None
 
 async def events(writer: RecordingWriter, count: int) -> list[tuple[dict[str, Any], Any]]:
     """The first ``count`` event frames the kernel got (waits, bounded)."""
+
     async def until() -> list[tuple[dict[str, Any], Any]]:
         while len(writer.frames("event")) < count:
             await asyncio.sleep(0.01)  # paces the look at the recording
@@ -108,14 +113,16 @@ async def events(writer: RecordingWriter, count: int) -> list[tuple[dict[str, An
 
 
 async def test_an_event_reaches_the_kernel_of_another_node_and_its_answer_comes_back(
-        nodes: list[HubServer]) -> None:
+    nodes: list[HubServer],
+) -> None:
     one, two, _ = nodes
     writer = await vote_kernel(one, "k-one")
     peer = next(iter(one.hub.kernel_peers))
     browser = await Browser(two).connect()
 
-    answer = asyncio.ensure_future(browser.client.call("vote", ({"choice": 1}, b"\x07"),
-                                                       timeout=DEADLINE))
+    answer = asyncio.ensure_future(
+        browser.client.call("vote", ({"choice": 1}, b"\x07"), timeout=DEADLINE)
+    )
     [(header, data)] = await events(writer, 1)
     # the kernel sees the sender as its node authenticated it
     assert header["sid"] == browser.client.get_sid() and header["user"] == "anonymous"

@@ -209,8 +209,7 @@ async def test_two_processes_act_as_one_hub(redis_url: str, tmp_path: Any) -> No
             await proc.wait()
 
 
-async def test_two_jupyter_servers_share_rooms_through_redis(redis_url: str,
-                                                             tmp_path: Any) -> None:
+async def test_two_jupyter_servers_share_rooms_through_redis(redis_url: str, tmp_path: Any) -> None:
     from tests.live_server import LiveServer
 
     config = {"redis_url": redis_url, "redis_prefix": "jupyter-test"}
@@ -224,9 +223,13 @@ async def test_two_jupyter_servers_share_rooms_through_redis(redis_url: str,
         browser = socketio.AsyncClient(reconnection=False)
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         browser.on("tick", lambda *args: inbox.put_nowait(args))
-        await browser.connect(f"http://127.0.0.1:{b.port}", socketio_path=b.socketio_path,
-                              headers={"Authorization": f"token {b.token}"},
-                              transports=["websocket"], wait_timeout=10)
+        await browser.connect(
+            f"http://127.0.0.1:{b.port}",
+            socketio_path=b.socketio_path,
+            headers={"Authorization": f"token {b.token}"},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
         assert (await browser.call("sio:subscribe", {"rooms": ["dash"]}, timeout=10))["ok"]
         # a kernel on server A lists the browser on server B, then reaches it
         listing = await kernel.value("[s['sid'] for s in sio.sockets('dash')]")

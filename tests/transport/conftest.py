@@ -81,14 +81,20 @@ def make_hub(**settings: Any) -> tuple[Hub, list[tuple[str, Any]]]:
     return hub, events
 
 
+@pytest.fixture(params=["native", "tornado"])
+def frontend(request: pytest.FixtureRequest) -> str:
+    """HubServer's HTTP front end: every HTTP behaviour must be the same on both."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def running(request: pytest.FixtureRequest) -> AsyncIterator[Running]:
+async def running(request: pytest.FixtureRequest, frontend: str) -> AsyncIterator[Running]:
     settings = {"ping_interval": 0.3, "ping_timeout": 0.3, "max_payload": 10_000}
     marker = request.node.get_closest_marker("hub_settings")
     if marker is not None:
         settings.update(marker.kwargs)
     hub, events = make_hub(**settings)
-    server = HubServer(hub)
+    server = HubServer(hub, http=frontend)  # type: ignore[arg-type]
     await server.start("127.0.0.1", 0)
     yield Running(hub, server, events)
     await server.stop()

@@ -37,7 +37,7 @@ async def fill(socket: Socket) -> None:
     channel = socket.client.channel
     for _ in range(200):
         socket.emit("filler", BIG)
-        if channel._congested:  # type: ignore[attr-defined]
+        if channel.ws.congested:  # type: ignore[attr-defined]
             return
         await asyncio.sleep(0)
     raise AssertionError("the stalled client never congested the connection")

@@ -29,9 +29,9 @@ SLOW_CLIENTS = 200
 
 
 @pytest.fixture
-async def timed() -> AsyncIterator[tuple[HubServer, Reference]]:
+async def timed(frontend: str) -> AsyncIterator[tuple[HubServer, Reference]]:
     hub, _events = make_hub(ping_interval=5, ping_timeout=20)
-    server = HubServer(hub, header_timeout=1.0, body_timeout=1.0)
+    server = HubServer(hub, header_timeout=1.0, body_timeout=1.0, http=frontend)  # type: ignore[arg-type]
     await server.start("127.0.0.1", 0)
     assert server.port is not None
     async with reference_clients(hub, server.port) as ref:
@@ -96,8 +96,8 @@ async def test_slow_bodies_are_closed_and_others_served(
 
 
 async def test_idle_keep_alive_connection_is_closed(timed: tuple[HubServer, Reference]) -> None:
-    """Tornado's header timeout runs while a kept-alive connection waits for its next
-    request, so it is also the idle timeout."""
+    """The idle timeout (Tornado: its header timeout, which also runs while a kept-alive
+    connection waits for its next request; native: ``idle_timeout``, by default the same)."""
     server, _ref = timed
     assert server.port is not None
     conn = await RawConnection.open(server.port)

@@ -1,10 +1,9 @@
 """RFC 6455 §5.1: a server must close a connection that sends an unmasked frame (we send
 close code 1002). Masked frames work as ever.
 
-Tornado does not check the mask bit; :class:`~jupyter_sio.transport.tornado.MaskedFramesOnly`
-does, through two private methods of ``WebSocketProtocol13``. These tests look at the wire
-only, so they fail if a Tornado upgrade changes those methods (the check would then be
-silently skipped and the unmasked frame accepted).
+The check is :class:`~jupyter_sio.protocol.ws_codec.WebSocketCodec`'s, on both HTTP front
+ends (Tornado hands the upgraded socket to the same stream). These tests look at the wire
+only, so they fail if a change of the takeover left a connection on some other parser.
 """
 
 from __future__ import annotations
@@ -23,16 +22,17 @@ from .raw import DEADLINE, RawWebSocket, Reference, frame, reference_clients
 
 TEXT, CONTINUATION, CLOSE, PING = 0x1, 0x0, 0x8, 0x9
 UPGRADE_HINT = (
-    f"Tornado {tornado.version} accepted an unmasked client frame: "
-    "jupyter_sio.transport.tornado.MaskedFramesOnly no longer hooks WebSocketProtocol13 "
-    "(_receive_frame / _read_bytes); adapt it to this Tornado version"
+    f"an unmasked client frame was accepted (Tornado {tornado.version}): is the connection "
+    "still served by jupyter_sio.transport.ws_stream.WebSocketStream after the upgrade?"
 )
 
 
 @pytest.fixture
-async def hub_server() -> AsyncIterator[tuple[HubServer, list[tuple[str, object]], Reference]]:
+async def hub_server(
+    frontend: str,
+) -> AsyncIterator[tuple[HubServer, list[tuple[str, object]], Reference]]:
     hub, events = make_hub(ping_interval=5, ping_timeout=20)
-    server = HubServer(hub)
+    server = HubServer(hub, http=frontend)  # type: ignore[arg-type]
     await server.start("127.0.0.1", 0)
     assert server.port is not None
     async with reference_clients(hub, server.port) as ref:
