@@ -9,11 +9,12 @@ from typing import Any
 
 from jupyter_sio import AckTimeout, ConnectionRefused, Disconnected, Hub, Socket
 
-# JSIO_INTEROP_RECOVERY=<seconds> turns connection-state recovery on, and
-# JSIO_INTEROP_PARSER=msgpack picks the msgpack parser (as --recovery and --msgpack do for
-# the reference server).
+# JSIO_INTEROP_RECOVERY=<seconds> turns connection-state recovery on (as --recovery and
+# --recovery-window do for the reference server), JSIO_INTEROP_RECOVERY_MAX_PACKETS bounds
+# its log, and JSIO_INTEROP_PARSER=msgpack picks the msgpack parser (--msgpack there).
 hub = Hub(ping_interval=1.0, ping_timeout=2.0, max_payload=1_000_000,
           recovery_window=float(os.environ.get("JSIO_INTEROP_RECOVERY", "0")),
+          recovery_max_packets=int(os.environ.get("JSIO_INTEROP_RECOVERY_MAX_PACKETS", "10000")),
           parser=os.environ.get("JSIO_INTEROP_PARSER", "default"))
 
 
@@ -26,7 +27,8 @@ def check_token(socket: Socket, auth: dict[str, Any]) -> None:
 @hub.on("connect")
 def connect(socket: Socket, auth: dict[str, Any]) -> None:
     socket.data["user"] = auth.get("user", "anon")
-    socket.emit("welcome", {"sid": socket.id, "user": socket.data["user"]})
+    if not auth.get("quiet"):  # a quiet client gets no event at all before it asks
+        socket.emit("welcome", {"sid": socket.id, "user": socket.data["user"]})
 
 
 def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:

@@ -4,7 +4,8 @@
 //
 //   node tests/js/reference_server.mjs --port N [--path /socket.io/] [--recovery]
 //
-// --recovery turns on connectionStateRecovery (maxDisconnectionDuration 30 s);
+// --recovery turns on connectionStateRecovery (maxDisconnectionDuration 30 s, or
+// --recovery-window MS);
 // --msgpack uses socket.io-msgpack-parser.
 //
 // Listens on 127.0.0.1, prints `READY <port>` on stdout once listening
@@ -21,6 +22,7 @@ const { values: argv } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     path: { type: "string", default: "/socket.io/" },
     recovery: { type: "boolean", default: false },
+    "recovery-window": { type: "string", default: "30000" },
     msgpack: { type: "boolean", default: false },
   },
 });
@@ -36,7 +38,10 @@ const io = new Server(httpServer, {
   serveClient: false,
   ...(argv.msgpack ? { parser: msgpackParser } : {}),
   ...(argv.recovery
-    ? { connectionStateRecovery: { maxDisconnectionDuration: 30_000, skipMiddlewares: false } }
+    ? { connectionStateRecovery: {
+        maxDisconnectionDuration: Number(argv["recovery-window"]),
+        skipMiddlewares: false,
+      }, }
     : {}),
 });
 
@@ -78,7 +83,7 @@ main.on("connection", (socket) => {
   const auth = socket.handshake.auth || {};
   const user = auth.user ?? "anon";
   socket.data.user = user;
-  socket.emit("welcome", { sid: socket.id, user });
+  if (!auth.quiet) socket.emit("welcome", { sid: socket.id, user });
 
   onEcho(socket);
 

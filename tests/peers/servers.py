@@ -69,13 +69,16 @@ class ServerProcess:
     """One interop server subprocess on a fixed 127.0.0.1 port."""
 
     def __init__(self, kind: str, port: int | None = None, *, start_timeout: float = 30.0,
-                 app: str = "tests.apps.interop_app:hub", recovery: bool = False,
-                 parser: str = "default") -> None:
+                 app: str = "tests.apps.interop_app:hub", recovery: bool | float = False,
+                 recovery_max_packets: int | None = None, parser: str = "default") -> None:
+        """``recovery``: connection-state recovery on, for 30 s or that many seconds;
+        ``recovery_max_packets`` bounds jupyter_sio's log (Node's has no such bound)."""
         if kind not in KINDS:
             raise ValueError(f"unknown server kind {kind!r} (expected one of {KINDS})")
         self.kind = kind
         self.app = app
-        self.recovery = recovery
+        self.recovery = 30.0 if recovery is True else float(recovery)
+        self.recovery_max_packets = recovery_max_packets
         self.parser = parser
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -98,7 +101,8 @@ class ServerProcess:
     def command(self) -> list[str]:
         if self.kind == "reference":
             node = os.environ.get("NODE") or shutil.which("node") or "node"
-            extra = ["--recovery"] if self.recovery else []
+            extra = (["--recovery", "--recovery-window", str(int(self.recovery * 1000))]
+                     if self.recovery else [])
             if self.parser == "msgpack":
                 extra.append("--msgpack")
             return [node, str(JS_DIR / "reference_server.mjs"), "--port", str(self.port), *extra]
@@ -120,7 +124,9 @@ class ServerProcess:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("PYTHONUNBUFFERED", "1")
         if self.recovery:
-            env["JSIO_INTEROP_RECOVERY"] = "30"
+            env["JSIO_INTEROP_RECOVERY"] = str(self.recovery)
+        if self.recovery_max_packets is not None:
+            env["JSIO_INTEROP_RECOVERY_MAX_PACKETS"] = str(self.recovery_max_packets)
         env["JSIO_INTEROP_PARSER"] = self.parser
         return env
 
