@@ -45,7 +45,8 @@ class HubConfig:
         ack_timeout: default seconds to wait for an acknowledgement.
         max_attachments: binary attachments accepted in one inbound packet.
         connect_timeout: seconds a new Engine.IO connection may stay without joining a namespace.
-        polling_timeout: seconds a long-poll GET is held open when there is nothing to send.
+        polling_timeout: seconds a long-poll GET is held open when there is nothing to send
+            (default: until the next heartbeat ping, as Node's engine.io does).
         in_order: run one socket's handlers one after another (Socket.IO's default);
             ``False`` lets async handlers of one socket overlap.
         answer_unhandled: when a client asks for an ack on an event nobody handles, answer
@@ -149,11 +150,6 @@ class HubConfig:
             )
         object.__setattr__(self, "transports", transports)
         object.__setattr__(self, "cors_allowed_origins", tuple(self.cors_allowed_origins))
-
-    @property
-    def poll_hold(self) -> float:
-        """How long an empty long-poll is held: just under one ping interval by default."""
-        return self.polling_timeout if self.polling_timeout is not None else self.ping_interval
 
     def replace(self, **changes: Any) -> HubConfig:
         """A copy with some settings changed (unknown names raise ``TypeError``)."""

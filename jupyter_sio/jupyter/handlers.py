@@ -34,12 +34,13 @@ from http.client import responses
 from typing import TYPE_CHECKING, Any
 
 from jupyter_core.utils import ensure_async
+from jupyter_server import CallContext
 from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import origin_matches_pat
 from tornado import httputil, web
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
 from ..hub.sio_connection import Identity
 from ..protocol.link_codec import KERNEL_HEADER, SESSION_HEADER, TOKEN_HEADER
@@ -66,6 +67,19 @@ AUTH_RESOURCE = "jupyter_sio"
 def is_upgrade(request: httputil.HTTPServerRequest) -> bool:
     """Whether ``request`` asks for a WebSocket upgrade."""
     return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def release_call_context() -> None:
+    """Take the handler out of Jupyter's ``CallContext`` once its upgrade is accepted.
+
+    ``JupyterHandler.prepare`` stores the handler in a context variable, and every callback
+    the connection's socket schedules afterwards (asyncio copies the current context into
+    each handle: the socket's reader, timers, tasks) would keep the handler, its request
+    and Tornado's IOStream alive for the connection's lifetime (~11 KiB per idle
+    WebSocket). All of Jupyter's checks (Host, identity, Authorizer, Origin) have run by
+    then; the connection is the hub's, not the request's.
+    """
+    CallContext.set(CallContext.JUPYTER_HANDLER, None)
 
 
 class JupyterEngineIOBase(WebSocketMixin, EngineIOHandler, JupyterHandler):  # type: ignore[misc]
@@ -104,6 +118,10 @@ class JupyterEngineIOBase(WebSocketMixin, EngineIOHandler, JupyterHandler):  # t
         # (as in Jupyter's kernel WebSocket handler).
         if not is_upgrade(self.request):
             JupyterHandler.set_default_headers(self)
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        release_call_context()
+        return super().get_websocket_protocol()  # type: ignore[no-any-return]
 
     # -- Origin policy -----------------------------------------------------------------
     def origin_allowed(self, origin: str) -> bool:
@@ -296,6 +314,10 @@ class JupyterKernelLinkHandler(KernelLinkMixin, JupyterEngineIOBase):
     @allow_unauthenticated
     async def post(self, *args: Any, **kwargs: Any) -> None:
         self._engine_error(EngineError(FORBIDDEN, 403, "the kernel link is WebSocket only"))
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        release_call_context()
+        return KernelLinkMixin.get_websocket_protocol(self)
 
     @allow_unauthenticated
     def options(self, *args: Any) -> None:

@@ -39,8 +39,13 @@ _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rf"({_TOKEN}) ([^\x00-\x20\x7f]+) HTTP/([0-9])\.([0-9])")
 # RFC 9110 §5.5: field-value is visible characters, SP, HTAB and obs-text; OWS around it.
 _FIELD = re.compile(rf"({_TOKEN}):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
+# The whole header block at once (each line CRLF-terminated): one regex call validates
+# every field as _FIELD would (a value cannot hold CR or LF, so no match crosses a line).
+_FIELDS = re.compile(rf"(?:{_TOKEN}:[ \t]*[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
 _MAX_CHUNK_LINE = 4096
+_MAX_RECENT = 4  # heads remembered per connection: a polling client alternates GET and POST
+_MAX_RECENT_HEAD = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,9 @@ class RequestHead:
     """A request line and its headers.
 
     ``headers`` maps lower-case names to values (repeated fields joined with ``", "``, as
-    RFC 9110 §5.3 allows); ``fields`` keeps each line's name as sent, in order.
+    RFC 9110 §5.3 allows); ``fields`` keeps each line's name as sent, in order. A parser
+    gives the same object again for a head repeated byte for byte: treat ``headers`` as
+    read-only.
     """
 
     method: str
@@ -116,6 +123,7 @@ class RequestParser:
         "_buf",
         "_error",
         "_pos",
+        "_recent",
         "_remaining",
         "_scan",
         "_state",
@@ -136,6 +144,8 @@ class RequestParser:
         self._state = _State.HEAD
         self._remaining = 0  # body or chunk bytes still to come
         self._error: Malformed | None = None
+        #: The last few heads taken, by their bytes (the limits above must not change).
+        self._recent: dict[bytes, RequestHead] = {}
 
     # -- input ---------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -186,6 +196,8 @@ class RequestParser:
 
     def _head(self) -> Event:
         buf, pos = self._buf, self._pos
+        if pos == len(buf):
+            return NEED_DATA  # (between requests, the usual case)
         # RFC 9112 §2.2: empty lines before a request line are ignored.
         while buf.startswith(b"\r\n", pos):
             pos += 2
@@ -202,15 +214,30 @@ class RequestParser:
         if end - pos > self.max_head:
             return self._fail(431, "request headers too large")
         self._pos = self._scan = end + 4
-        lines = buf[pos:end].decode("latin-1").split("\r\n")
-        if len(lines[0]) > self.max_line:
+        raw = buf[pos:end]
+        head = self._recent.get(raw)
+        if head is not None:
+            # Byte for byte a head this parser took before (a polling client repeats its
+            # requests): the same checks would give the same answer.
+            self._enter_body(head)
+            return head
+        text = buf[pos : end + 2].decode("latin-1")
+        first = text.find("\r\n")
+        if first > self.max_line:
             return self._fail(414, "request line too long")
-        if len(lines) - 1 > self.max_fields:
+        if text.count("\r\n") - 1 > self.max_fields:
             return self._fail(431, f"more than {self.max_fields} header fields")
-        return self._parse_head(lines)
+        event = self._parse_head(text[:first], text[first + 2 :])
+        if type(event) is RequestHead and len(raw) <= _MAX_RECENT_HEAD:
+            recent = self._recent
+            if len(recent) >= _MAX_RECENT:
+                del recent[next(iter(recent))]  # the oldest
+            recent[raw] = event
+        return event
 
-    def _parse_head(self, lines: list[str]) -> Event:
-        match = _REQUEST_LINE.fullmatch(lines[0])
+    def _parse_head(self, request_line: str, block: str) -> Event:
+        """``block``: the header lines, each ending with CRLF."""
+        match = _REQUEST_LINE.fullmatch(request_line)
         if match is None:
             return self._fail(400, "malformed request line")
         method, target, major, minor = match.groups()
@@ -222,11 +249,11 @@ class RequestParser:
         headers: dict[str, str] = {}
         fields = []
         hosts = lengths = 0
-        for line in lines[1:]:
-            field = _FIELD.fullmatch(line)
-            if field is None:
-                return self._fail(400, "malformed header field")  # obs-fold, bare CR/LF...
-            name, value = field.groups()
+        if _FIELDS.fullmatch(block) is None:
+            return self._fail(400, "malformed header field")  # obs-fold, bare CR/LF...
+        for line in block.split("\r\n")[:-1]:
+            name, _, value = line.partition(":")
+            value = value.strip(" \t")
             fields.append((name, value))
             key = name.lower()
             if key in headers:
@@ -249,24 +276,23 @@ class RequestParser:
                 return self._fail(501, f"transfer coding {coding!r} not supported")
             chunked = True
         elif lengths:
-            values = {v.strip() for v in headers["content-length"].split(",")}
-            if len(values) != 1:
-                return self._fail(400, "conflicting Content-Length")
-            (value,) = values
-            if not (value.isdigit() and value.isascii() and len(value) <= 18):
-                return self._fail(400, "malformed Content-Length")
-            content_length = int(value)
+            value = headers["content-length"]
+            if lengths == 1 and value.isdigit() and value.isascii() and len(value) <= 18:
+                content_length = int(value)  # (the usual case: one plain number)
+            else:
+                parsed = self._content_length(value)
+                if isinstance(parsed, Malformed):
+                    return parsed
+                content_length = parsed
         connection = headers.get("connection", "").lower()
-        if http11:
+        if connection == "keep-alive":  # (what most clients send: no token split)
+            keep_alive = True
+        elif http11:
             keep_alive = "close" not in _tokens(connection)
         else:
             keep_alive = "keep-alive" in _tokens(connection)
-        expect = http11 and headers.get("expect", "").lower() == "100-continue"
-        if chunked:
-            self._state = _State.CHUNK_SIZE
-        else:  # (a request without a body gives END at once)
-            self._state, self._remaining = _State.BODY, content_length or 0
-        return RequestHead(
+        expect = http11 and "expect" in headers and headers["expect"].lower() == "100-continue"
+        head = RequestHead(
             method,
             target,
             http11,
@@ -277,6 +303,24 @@ class RequestParser:
             content_length,
             chunked,
         )
+        self._enter_body(head)
+        return head
+
+    def _enter_body(self, head: RequestHead) -> None:
+        if head.chunked:
+            self._state = _State.CHUNK_SIZE
+        else:  # (a request without a body gives END at once)
+            self._state, self._remaining = _State.BODY, head.content_length or 0
+
+    def _content_length(self, value: str) -> int | Malformed:
+        """A Content-Length list (``5, 5``: repeated fields): its one number, else fail."""
+        values = {v.strip() for v in value.split(",")}
+        if len(values) != 1:
+            return self._fail(400, "conflicting Content-Length")
+        (value,) = values
+        if not (value.isdigit() and value.isascii() and len(value) <= 18):
+            return self._fail(400, "malformed Content-Length")
+        return int(value)
 
     def _body(self) -> Event:
         if self._remaining == 0:

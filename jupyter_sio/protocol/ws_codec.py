@@ -28,6 +28,7 @@ import base64
 import codecs
 import enum
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..exceptions import RemoteProtocolError
@@ -83,6 +84,49 @@ class Failed:
 
 
 Event = str | bytes | CloseReceived | Failed
+
+#: The only version we speak (RFC 6455 §4.4: 8 and 7 are drafts, not this protocol).
+WEBSOCKET_VERSION = "13"
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeRefusal:
+    """Why an upgrade request is refused: the answer the front end writes."""
+
+    status: int
+    text: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _tokens(value: str | None) -> set[str]:
+    """A comma-separated header's tokens, lower-cased (tokens are case-insensitive)."""
+    return {t.strip().lower() for t in value.split(",")} if value else set()
+
+
+def check_upgrade(
+    method: str, http11: bool, get_header: Callable[[str], str | None]
+) -> str | UpgradeRefusal:
+    """The client's ``Sec-WebSocket-Key`` if the request is a valid opening handshake
+    (RFC 6455 §4.2.1), else the refusal to answer with.
+
+    ``get_header`` looks a header up by name, case-insensitively (``None`` if absent).
+    Both front ends call this, so they accept and refuse the same requests.
+    """
+    if method != "GET" or not http11:
+        return UpgradeRefusal(400, "A WebSocket upgrade must be an HTTP/1.1 GET.")
+    if not get_header("host"):
+        return UpgradeRefusal(400, 'Missing "Host" header.')
+    if "websocket" not in _tokens(get_header("upgrade")):
+        return UpgradeRefusal(400, 'Can "Upgrade" only to "WebSocket".')
+    if "upgrade" not in _tokens(get_header("connection")):
+        return UpgradeRefusal(400, '"Connection" must be "Upgrade".')
+    if (get_header("sec-websocket-version") or "").strip() != WEBSOCKET_VERSION:
+        # §4.4: answer 426 with the versions we do speak.
+        return UpgradeRefusal(426, "", (("Sec-WebSocket-Version", WEBSOCKET_VERSION),))
+    key = get_header("sec-websocket-key")
+    if key is None or not valid_key(key):
+        return UpgradeRefusal(400, 'Missing/Invalid "Sec-WebSocket-Key" header.')
+    return key.strip()
 
 
 def accept_key(sec_websocket_key: str) -> str:
@@ -226,11 +270,17 @@ class WebSocketCodec:
                     break
                 size = (view[head] << 8) | view[head + 1]
                 head += 2
+                if size < 126:  # §5.2: "the minimal number of bytes MUST be used"
+                    return self._fail(events, _non_minimal(size, 16))
             elif size == 127:
                 if end - head < 8:
                     break
                 size = int.from_bytes(view[head : head + 8], "big")
                 head += 8
+                if size >> 63:  # §5.2: "the most significant bit MUST be 0"
+                    return self._fail(events, _error(1002, "64-bit length with its top bit set"))
+                if size <= 0xFFFF:
+                    return self._fail(events, _non_minimal(size, 64))
             opcode = b0 & 0x0F
             # Checked as soon as the header is in, before the payload is waited for.
             if b0 & 0x70 or not b1 & 0x80 or opcode > OP_BINARY:
@@ -363,6 +413,10 @@ class WebSocketCodec:
 
 def _error(code: int, message: str) -> WebSocketProtocolError:
     return WebSocketProtocolError(code, message)
+
+
+def _non_minimal(size: int, bits: int) -> WebSocketProtocolError:
+    return WebSocketProtocolError(1002, f"length {size} sent in {bits} bits (RFC 6455 §5.2)")
 
 
 def _too_big(size: int, limit: int) -> WebSocketProtocolError:

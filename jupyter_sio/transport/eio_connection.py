@@ -124,6 +124,7 @@ class EngineConnection:
     """One client's Engine.IO connection over polling and/or WebSocket."""
 
     __slots__ = (
+        "_hold",
         "_linger",
         "_paused",
         "_poll",
@@ -149,7 +150,8 @@ class EngineConnection:
         self.ws: WebSocketPeer | None = None
         self._probe: WebSocketPeer | None = None
         self._paused: WebSocketPeer | None = None  # the WebSocket not read while stalled
-        self._poll: asyncio.Future[None] | None = None
+        self._poll: asyncio.Future[None] | None = None  # a held GET waits on it
+        self._hold: asyncio.TimerHandle | None = None  # its polling_timeout, if set
         self._stall: Stall | None = None  # the one reliable packet waiting for room
         self._linger: asyncio.TimerHandle | None = None
         self._timer: float | None = None  # the heartbeat deadline it is scheduled for
@@ -265,8 +267,16 @@ class EngineConnection:
                 self._flush_ws()
 
     # -- long-polling ----------------------------------------------------------------------
-    async def poll(self) -> str:
-        """Serve one GET: wait for packets (or a heartbeat), return the payload text."""
+    # A GET is served in up to three steps, so that a front end needs no coroutine for it:
+    # start_poll answers at once when it can (packets waiting, session closed, probe
+    # answered); otherwise the GET is held on one future, released by _wake (a packet, a
+    # heartbeat ping, a close) or, with ``polling_timeout`` set, by one timer; finish_poll
+    # then drains. Without ``polling_timeout`` the heartbeat is the hold's only timer: a
+    # ping goes out every ``ping_interval`` and releases the GET, as in Node's engine.io.
+    def start_poll(self) -> str | None:
+        """Begin serving a GET: its payload text, or ``None`` when it is held (wait for
+        :meth:`held_poll`, then call :meth:`finish_poll`). Raises
+        :class:`RemoteProtocolError` for a GET the session refuses."""
         session = self.session
         if session.closed and self._linger is not None:
             # Closed by the server with no GET held: this one takes what is left, the
@@ -277,18 +287,36 @@ class EngineConnection:
                 left.append(CLOSE)
             self._finish_close()
             return "\x1e".join(p.poll_text for p in left)
-        session.begin_poll()
         try:
-            if not self.outbox and not session.closed and not session.probe_answered:
-                loop = asyncio.get_running_loop()
-                self._poll = loop.create_future()
-                try:
-                    # Heartbeats release a held GET every ping interval anyway.
-                    await asyncio.wait_for(asyncio.shield(self._poll), self.server.config.poll_hold)
-                except TimeoutError:
-                    pass
-                finally:
-                    self._poll = None
+            session.begin_poll()
+        except RemoteProtocolError:
+            if session.closed and session.close_reason is not None:
+                # An overlapping GET closed the session: tear down (the hub hears of it
+                # and the GET held releases with the close packet).
+                self._closed(session.close_reason)
+            raise
+        if not self.outbox and not session.closed and not session.probe_answered:
+            loop = asyncio.get_running_loop()
+            self._poll = loop.create_future()
+            hold = self.server.config.polling_timeout
+            if hold is not None:
+                self._hold = loop.call_later(hold, self._wake)
+            return None
+        return self.finish_poll()
+
+    def held_poll(self) -> asyncio.Future[None]:
+        """The future a held GET waits on (done when :meth:`finish_poll` can answer)."""
+        assert self._poll is not None, "no GET is held"
+        return self._poll
+
+    def finish_poll(self) -> str:
+        """End the GET :meth:`start_poll` began: the payload text (a noop when empty)."""
+        session = self.session
+        self._poll = None
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.cancel()
+        try:
             config = self.server.config
             items = self.outbox.drain(config.max_payload, config.max_poll_packets)
             self._admit_stalled()
@@ -302,8 +330,36 @@ class EngineConnection:
         finally:
             session.end_poll()
         if not items:
-            items = [NOOP]
+            return NOOP.poll_text
+        if len(items) == 1:
+            return items[0].poll_text
         return "\x1e".join(p.poll_text for p in items)
+
+    async def poll(self) -> str:
+        """Serve one GET: wait for packets (or a heartbeat), return the payload text."""
+        payload = self.start_poll()
+        if payload is not None:
+            return payload
+        poll = self.held_poll()
+        try:
+            await poll
+        except BaseException:
+            self.cancel_poll(poll)
+            raise
+        return self.finish_poll()
+
+    def cancel_poll(self, poll: asyncio.Future[None]) -> None:
+        """Give up the GET held on ``poll`` without answering it (its waiter was cancelled):
+        the session goes on and takes the next GET."""
+        if self._poll is not poll:
+            return  # finish_poll ran
+        self._poll = None
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.cancel()
+        self.session.end_poll()
+        if self.session.closed:
+            self._finish_close()  # (_closed left that to the held GET)
 
     def abort_poll(self) -> None:
         """The GET's HTTP connection dropped before we answered: the transport failed."""
@@ -312,10 +368,15 @@ class EngineConnection:
 
     def receive_payload(self, body: str) -> None:
         """Serve one POST: packets from a polling client."""
-        if self.session.closed:
+        session = self.session
+        if session.closed:
             raise RemoteProtocolError("session closed", hint="Session ID unknown")
-        if self.session.transport is not Transport.POLLING:
+        if session.transport is not Transport.POLLING:
             raise RemoteProtocolError("POST on an upgraded session", hint="Bad request")
+        if body[:1] == "4" and "\x1e" not in body:
+            # Hot path: one message packet, straight to the hub (as receive_ws does).
+            self.client.on_message(body[1:])
+            return
         try:
             packets = decode_payload(body)
         except RemoteProtocolError:
@@ -323,7 +384,7 @@ class EngineConnection:
             raise
         for packet in packets:
             self._receive(packet)
-            if self.session.closed:
+            if session.closed:
                 break
 
     def _wake(self) -> None:

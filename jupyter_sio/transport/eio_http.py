@@ -5,7 +5,9 @@ One implementation of the rules for a polling request, shared by the Tornado han
 (:mod:`jupyter_sio.transport.http_server`): the query check, Engine.IO's JSON errors with
 Node's exact bodies and statuses, the Origin policy and CORS headers, the preflight, the
 ``max_payload`` limit (413, session closed), the UTF-8 check, a GET held through
-:meth:`EngineConnection.poll` and a POST through :meth:`EngineConnection.receive_payload`.
+:meth:`EngineConnection.start_poll` (:func:`start_get`, then :func:`finish_get` once its
+future is done: a front end needs no coroutine per GET) and a POST through
+:meth:`EngineConnection.receive_payload`.
 
 A front end describes its request as an :class:`Exchange` and writes the :class:`Reply`
 it gets back; how bytes move, and when, stays with the front end.
@@ -13,6 +15,7 @@ it gets back; how bytes move, and when, stays with the front end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -201,12 +204,15 @@ def error_reply(server: EngineServer, ex: Exchange, exc: EngineError) -> Reply:
     return Reply(exc.status, headers, error_body(exc.code))
 
 
+_PAYLOAD_HEADERS: Headers = (
+    ("Content-Type", "text/plain; charset=UTF-8"),
+    ("Cache-Control", "no-store"),
+)
+
+
 def _payload_reply(cors: Headers, payload: str) -> Reply:
-    headers = (
-        *cors,
-        ("Content-Type", "text/plain; charset=UTF-8"),
-        ("Cache-Control", "no-store"),
-    )
+    # (the same headers object each time: a front end may cache its encoding)
+    headers = (*cors, *_PAYLOAD_HEADERS) if cors else _PAYLOAD_HEADERS
     return Reply(200, headers, payload.encode())
 
 
@@ -237,9 +243,19 @@ def _protocol_error(exc: RemoteProtocolError) -> EngineError:
     return EngineError(_HINT_CODES.get(exc.hint, BAD_REQUEST), detail=str(exc))
 
 
-async def serve_get(server: EngineServer, ex: Exchange) -> Reply | None:
-    """A polling GET (not a WebSocket upgrade): a handshake, or a poll held until packets
-    come. ``None`` if the client left while it was held."""
+@dataclass(slots=True)
+class HeldGet:
+    """A polling GET held until its connection has something to send: wait for ``poll``
+    (a future: no task, no timer of its own), then :func:`finish_get`."""
+
+    conn: EngineConnection
+    poll: asyncio.Future[None]
+    cors: Headers
+
+
+def start_get(server: EngineServer, ex: Exchange) -> Reply | HeldGet:
+    """A polling GET (not a WebSocket upgrade): a handshake, a poll answered at once, or
+    one to hold (``ex.polling`` names its connection until :func:`finish_get`)."""
     try:
         transport = check_query(server, ex)
         user = ex.authenticate()
@@ -251,18 +267,41 @@ async def serve_get(server: EngineServer, ex: Exchange) -> Reply | None:
             conn = server.open(Transport.POLLING, ex.handshake(user))
             return _payload_reply(cors, conn.session.open_packet())
         conn = _connection(server, sid)
-        ex.polling = conn
         try:
-            payload = await conn.poll()
+            payload = conn.start_poll()
         except RemoteProtocolError as exc:
             raise _protocol_error(exc) from None
-        finally:
-            ex.polling = None
-        if ex.disconnected():
-            return None
+        if payload is None:
+            ex.polling = conn
+            return HeldGet(conn, conn.held_poll(), cors)
         return _payload_reply(cors, payload)
     except EngineError as exc:
         return error_reply(server, ex, exc)
+
+
+def finish_get(server: EngineServer, ex: Exchange, held: HeldGet) -> Reply | None:
+    """The answer to a GET :func:`start_get` held, once released; ``None`` if the client
+    left meanwhile."""
+    ex.polling = None
+    payload = held.conn.finish_poll()
+    if ex.disconnected():
+        return None
+    return _payload_reply(held.cors, payload)
+
+
+async def serve_get(server: EngineServer, ex: Exchange) -> Reply | None:
+    """A polling GET (not a WebSocket upgrade): a handshake, or a poll held until packets
+    come. ``None`` if the client left while it was held."""
+    reply = start_get(server, ex)
+    if isinstance(reply, Reply):
+        return reply
+    try:
+        await reply.poll
+    except BaseException:
+        ex.polling = None
+        reply.conn.cancel_poll(reply.poll)  # cancelled while held: the session goes on
+        raise
+    return finish_get(server, ex, reply)
 
 
 def serve_post(server: EngineServer, ex: Exchange, body: PollingBody | None) -> Reply:

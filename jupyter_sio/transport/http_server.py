@@ -39,7 +39,7 @@ from ..hub.sio_connection import Handshake, Identity
 from ..protocol import http1
 from ..protocol.eio_session import Transport
 from ..protocol.link_codec import TOKEN_HEADER
-from ..protocol.ws_codec import accept_key, valid_key
+from ..protocol.ws_codec import UpgradeRefusal, accept_key, check_upgrade
 from . import eio_http
 from .eio_connection import EngineConnection, EngineServer, open_websocket
 from .eio_http import (
@@ -50,6 +50,7 @@ from .eio_http import (
     PollingBody,
     Reply,
 )
+from .link_endpoint import KernelLink, kernel_identity
 from .ws_stream import Opener, WebSocketApp, WebSocketStream, start_websocket
 
 log = logging.getLogger("jupyter_sio.transport")
@@ -59,6 +60,24 @@ access = eio_http.access
 MAX_PIPELINED = 64 * 1024
 READ_BUFFER = 64 * 1024
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+_HEADS: dict[tuple[int, eio_http.Headers], bytes] = {}
+_MAX_HEADS = 64  # (CORS headers carry the Origin: a bounded cache)
+
+
+def _status_and_headers(status: int, headers: eio_http.Headers) -> bytes:
+    """A response's status line and header lines; those of 200s encoded once (the polling
+    answers repeat a handful of them)."""
+    key = (status, headers)
+    try:
+        return _HEADS[key]
+    except (KeyError, TypeError):  # (TypeError: a list of headers, not cached)
+        pass
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    head = "".join(lines).encode("latin-1")
+    if status == 200 and type(headers) is tuple and len(_HEADS) < _MAX_HEADS:
+        _HEADS[key] = head
+    return head
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +135,7 @@ class Request:
         self.connection = connection
         self.site = connection.server.site
         self.head = head
-        self.query = http1.parse_query(query)
+        self.query = _parsed_query(query)
         self.polling: EngineConnection | None = None
 
     def header(self, name: str) -> str:
@@ -146,6 +165,24 @@ class Request:
 
     def disconnected(self) -> bool:
         return self.connection.closed
+
+
+_QUERIES: dict[str, dict[str, str]] = {}
+_MAX_QUERIES = 4096
+
+
+def _parsed_query(query: str) -> dict[str, str]:
+    """:func:`http1.parse_query`, cached: a polling client sends the same query with each
+    request (``EIO``, ``transport``, ``sid``). Callers must not change the dict."""
+    parsed = _QUERIES.get(query)
+    if parsed is None:
+        parsed = http1.parse_query(query)
+        if len(query) > 512:
+            return parsed
+        if len(_QUERIES) >= _MAX_QUERIES:
+            _QUERIES.clear()  # (sids come and go: start again rather than grow)
+        _QUERIES[query] = parsed
+    return parsed
 
 
 def handshake_headers(head: http1.RequestHead, *, without: str = "") -> dict[str, str]:
@@ -216,7 +253,7 @@ class Connection(asyncio.BufferedProtocol):
         self._head_started = True  # the first request's clock runs from the connection
         self._reading_paused = False
         self._writing_paused = False
-        self._task: asyncio.Task[None] | None = None
+        self._held: eio_http.HeldGet | None = None  # the GET waiting for packets
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -358,8 +395,7 @@ class Connection(asyncio.BufferedProtocol):
                 if "websocket" in head.headers.get("upgrade", "").lower():
                     self._upgrade_engine(request)
                     return
-                self._busy = True
-                self._task = self.loop.create_task(self._serve_get(request))
+                self._serve_get(request)
                 return
             if method == "POST":
                 self._respond(eio_http.serve_post(site.engine, request, self._body))
@@ -376,13 +412,32 @@ class Connection(asyncio.BufferedProtocol):
             self._respond(_NOT_FOUND)
         self._finished()
 
-    async def _serve_get(self, request: Request) -> None:
+    def _serve_get(self, request: Request) -> None:
+        """Answer a polling GET now if it can be, else hold it (no coroutine either way)."""
         try:
-            reply = await eio_http.serve_get(self.server.site.engine, request)
+            reply = eio_http.start_get(self.server.site.engine, request)
         except Exception:
             log.exception("polling GET failed")
             reply = _json_reply(500, BAD_REQUEST, "Internal Server Error")
-        self._task = None
+        if type(reply) is eio_http.HeldGet:
+            self._busy = True
+            self._held = reply
+            reply.poll.add_done_callback(self._released)
+            return
+        assert isinstance(reply, Reply)
+        self._respond(reply)
+        self._finished()
+
+    def _released(self, _: object) -> None:
+        """The held GET can be answered (packets, a ping, a close, or its client left)."""
+        held, self._held = self._held, None
+        request = self._request
+        assert held is not None and request is not None
+        try:
+            reply = eio_http.finish_get(self.server.site.engine, request, held)
+        except Exception:
+            log.exception("polling GET failed")
+            reply = _json_reply(500, BAD_REQUEST, "Internal Server Error")
         self._busy = False
         if reply is None or self.closed:
             return
@@ -415,20 +470,22 @@ class Connection(asyncio.BufferedProtocol):
         if self.closed:
             return
         status = reply.status
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
-        lines += [f"{name}: {value}" for name, value in reply.headers]
-        if status >= 200 and status != 204:
-            lines.append(f"Content-Length: {len(reply.body)}")
-        lines.append(self.server.date())
+        request = self._head
         if not self._keep_alive:
-            lines.append("Connection: close")
-        elif self._head is not None and not self._head.http11:
-            lines.append("Connection: keep-alive")
-        lines.append("\r\n")
-        head = "\r\n".join(lines).encode("latin-1")
-        self._write(head if head_only or not reply.body else head + reply.body)
+            tail = b"Connection: close\r\n\r\n"
+        elif request is not None and not request.http11:
+            tail = b"Connection: keep-alive\r\n\r\n"
+        else:
+            tail = b"\r\n"
+        body = reply.body
+        parts = [_status_and_headers(status, reply.headers)]
+        if status >= 200 and status != 204:
+            parts.append(b"Content-Length: %d\r\n" % len(body))
+        parts += (self.server.date_line(), tail)
+        if body and not head_only:
+            parts.append(body)
+        self._write(b"".join(parts))  # one write: head and body in one segment
         if access.isEnabledFor(logging.DEBUG):
-            request = self._head
             access.debug(
                 "%d %s %s (%s)",
                 status,
@@ -514,8 +571,6 @@ class Connection(asyncio.BufferedProtocol):
         self._switch(key, opener, engine.config.max_payload)
 
     def _kernel_link(self, head: http1.RequestHead) -> None:
-        from .kernel_link import KernelLink, kernel_identity  # (imports Tornado: when used)
-
         site = self.server.site
         try:
             if "websocket" not in head.headers.get("upgrade", "").lower():
@@ -553,20 +608,12 @@ class Connection(asyncio.BufferedProtocol):
 
     def _accept(self, head: http1.RequestHead) -> str | None:
         """The Sec-WebSocket-Key of a valid RFC 6455 §4.2.1 handshake, else answer and
-        ``None``."""
-        headers = head.headers
-        connection = {t.strip() for t in headers.get("connection", "").lower().split(",")}
-        key = headers.get("sec-websocket-key", "")
-        if head.method != "GET" or not head.http11 or "upgrade" not in connection:
-            self._refuse_upgrade(400, '"Connection" must be "Upgrade".')
+        ``None`` (the rules are :func:`~jupyter_sio.protocol.ws_codec.check_upgrade`)."""
+        checked = check_upgrade(head.method, head.http11, head.headers.get)
+        if isinstance(checked, UpgradeRefusal):
+            self._refuse_upgrade(checked.status, checked.text, checked.headers)
             return None
-        if headers.get("sec-websocket-version") not in ("7", "8", "13"):
-            self._refuse_upgrade(426, "", (("Sec-WebSocket-Version", "7, 8, 13"),))
-            return None
-        if not valid_key(key):
-            self._refuse_upgrade(400, "Missing/Invalid WebSocket headers")
-            return None
-        return key
+        return checked
 
     def _switch(self, key: str, opener: Opener, max_message: int) -> None:
         """Write the 101 and give the socket to a :class:`WebSocketStream`."""
@@ -632,7 +679,7 @@ class HttpServer:
         self.read_buffer = memoryview(bytearray(READ_BUFFER))
         self._server: asyncio.Server | None = None
         self._date_at = 0
-        self._date = ""
+        self._date = b""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         loop = asyncio.get_running_loop()
@@ -641,12 +688,13 @@ class HttpServer:
         )
         return int(self._server.sockets[0].getsockname()[1])
 
-    def date(self) -> str:
-        """The Date header (RFC 9110 §6.6.1), made once a second."""
+    def date_line(self) -> bytes:
+        """The Date header line (RFC 9110 §6.6.1), made once a second."""
         now = int(time.time())
         if now != self._date_at:
             self._date_at = now
-            self._date = "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
+            date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
+            self._date = f"Date: {date}\r\n".encode()
         return self._date
 
     def stop_listening(self) -> None:
@@ -655,9 +703,9 @@ class HttpServer:
 
     async def close_connections(self, timeout: float = 5.0) -> None:
         """Let answers being written go out (held GETs the shutdown released), then close."""
-        tasks = [c._task for c in self.connections if c._task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+        held = [c._held.poll for c in self.connections if c._held is not None]
+        if held:
+            await asyncio.wait(held, timeout=timeout)
         for connection in list(self.connections):
             connection._close()
         if self._server is not None:

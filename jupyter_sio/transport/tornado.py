@@ -81,11 +81,10 @@ def access_log(handler: web.RequestHandler) -> None:
         )
 
 
-def websocket_protocol(handler: WebSocketHandler, max_message: int) -> WebSocketProtocol | None:
-    """The protocol answering ``handler``'s upgrade: :class:`StreamTakeover` for RFC 6455
-    (version 13), ``None`` otherwise (Tornado then answers 426 with the version it serves)."""
-    if handler.request.headers.get("Sec-WebSocket-Version") != "13":
-        return None
+def websocket_protocol(handler: WebSocketHandler, max_message: int) -> WebSocketProtocol:
+    """The protocol answering ``handler``'s upgrade: a :class:`StreamTakeover`, which
+    refuses a bad handshake (426 for a version other than 13) by the rules of
+    :func:`~jupyter_sio.protocol.ws_codec.check_upgrade`, as the native server does."""
     return StreamTakeover(handler, max_message=max_message)
 
 

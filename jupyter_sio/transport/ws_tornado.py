@@ -37,7 +37,13 @@ from tornado.escape import json_encode
 from tornado.httputil import HTTPHeaders
 from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
-from ..protocol.ws_codec import CloseCode, accept_key, valid_key, ws_frame
+from ..protocol.ws_codec import (
+    CloseCode,
+    UpgradeRefusal,
+    accept_key,
+    check_upgrade,
+    ws_frame,
+)
 from .ws_stream import Opener, WebSocketStream
 
 log = logging.getLogger("jupyter_sio.transport")
@@ -69,12 +75,17 @@ class StreamTakeover(WebSocketProtocol):
 
     async def accept_connection(self, handler: WebSocketHandler) -> None:
         request = handler.request
-        key = request.headers.get("Sec-WebSocket-Key")
-        if not request.headers.get("Host") or not valid_key(key):
-            handler.set_status(400)
-            handler.finish("Missing/Invalid WebSocket headers")
+        # Tornado checked Upgrade, Connection and Origin already; the rules both front ends
+        # share (version 13 only, a valid key, ...) are checked once more here.
+        key = check_upgrade(
+            request.method or "", request.version == "HTTP/1.1", request.headers.get
+        )
+        if isinstance(key, UpgradeRefusal):
+            handler.set_status(key.status)
+            for name, value in key.headers:
+                handler.set_header(name, value)
+            handler.finish(key.text)
             return
-        assert key is not None
         self._select_subprotocol(handler, request.headers)
         # No Sec-WebSocket-Extensions: permessage-deflate is never negotiated.
         handler.clear_header("Content-Type")

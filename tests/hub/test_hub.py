@@ -1182,11 +1182,6 @@ def test_config_normalizes_sequences() -> None:
     assert HubConfig(cors_allowed_origins=("*",)).origin_allowed("https://b")
 
 
-def test_config_poll_hold() -> None:
-    assert HubConfig(ping_interval=7).poll_hold == 7
-    assert HubConfig(polling_timeout=3).poll_hold == 3
-
-
 def test_hub_keyword_overrides() -> None:
     hub = Hub(ping_interval=5)
     assert hub.config.ping_interval == 5

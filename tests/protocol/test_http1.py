@@ -290,3 +290,23 @@ def test_parse_query() -> None:
     assert parse_query("a=1&a=2&&b") == {"a": "2", "b": ""}
     assert parse_query("name=a%20b+c&x%3D=1") == {"name": "a b c", "x=": "1"}
     assert parse_query("") == {}
+
+
+# -- repeated heads ----------------------------------------------------------------------------
+def test_a_repeated_head_frames_its_request_like_the_first() -> None:
+    # A polling client repeats its heads byte for byte; the parser remembers a few.
+    other = POST.replace(b"Content-Length: 5", b"Content-Length: 3")[:-2]
+    got = parse(POST + GET + POST + other + GET + POST)
+    heads = [e for e in got if isinstance(e, RequestHead)]
+    bodies = [e.data for e in got if isinstance(e, Data)]
+    assert [h.method for h in heads] == ["POST", "GET", "POST", "POST", "GET", "POST"]
+    assert heads[0] == heads[2] == heads[5] and heads[1] == heads[4]
+    assert heads[3].content_length == 3
+    assert bodies == [b"hello", b"hello", b"hel", b"hello"]
+    assert got.count(END) == 6
+
+
+def test_a_refused_head_is_refused_again() -> None:
+    bad = b"GET / HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n"
+    for _ in range(2):
+        assert refusal(GET + bad).status == 400

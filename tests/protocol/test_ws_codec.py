@@ -16,9 +16,11 @@ from jupyter_sio.protocol.ws_codec import (
     Event,
     Failed,
     State,
+    UpgradeRefusal,
     WebSocketCodec,
     accept_key,
     build_frame,
+    check_upgrade,
     close_frame,
     unmask,
     valid_key,
@@ -237,8 +239,42 @@ def test_oversized_fragmented_message_fails_with_1009() -> None:
 
 def test_a_huge_length_field_fails_with_1009() -> None:
     codec = WebSocketCodec(1 << 20)
-    head = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 63)
+    head = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", (1 << 63) - 1)
     assert failure(codec.receive_data(head)) == 1009
+
+
+@pytest.mark.parametrize("size", [1 << 63, (1 << 64) - 1])
+def test_a_64_bit_length_with_its_top_bit_set_fails_with_1002(size: int) -> None:
+    # RFC 6455 §5.2: "the most significant bit MUST be 0"; a protocol error, not a size.
+    codec = WebSocketCodec(1 << 20)
+    head = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", size)
+    assert failure(codec.receive_data(head)) == 1002
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        bytes([0x82, 0x80 | 126]) + struct.pack("!H", 0),
+        bytes([0x82, 0x80 | 126]) + struct.pack("!H", 125),
+        bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 0),
+        bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 125),
+        bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 0xFFFF),
+        bytes([0x89, 0x80 | 126]) + struct.pack("!H", 5),  # a ping, too
+    ],
+    ids=["16-bit-0", "16-bit-125", "64-bit-0", "64-bit-125", "64-bit-65535", "ping"],
+)
+def test_non_minimal_length_encodings_fail_with_1002(head: bytes) -> None:
+    # RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
+    codec = WebSocketCodec(1 << 20)
+    events = codec.receive_data(client_frame(TEXT, b"before") + head + bytes(4))
+    assert events[0] == "before" and failure(events) == 1002
+    assert parse_ws_frames(codec.data_to_send())[0][1][:2] == struct.pack("!H", 1002)
+
+
+@pytest.mark.parametrize("size", [126, 0xFFFF, 0x10000])
+def test_minimal_length_encodings_at_the_boundaries_are_accepted(size: int) -> None:
+    codec = WebSocketCodec(1 << 20)
+    assert codec.receive_data(client_frame(BINARY, bytes(size))) == [bytes(size)]
 
 
 def test_a_large_frame_arriving_in_pieces() -> None:
@@ -357,3 +393,84 @@ def test_valid_key(key: str | None, ok: bool) -> None:
 def test_build_frame_lengths(size: int) -> None:
     payload = bytes(size)
     assert parse_ws_frames(build_frame(PONG, payload)) == [(0x80 | PONG, payload)]
+
+
+# -- the opening handshake (RFC 6455 §4.2.1) --------------------------------------------------
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+UPGRADE = {
+    "host": "example.com",
+    "upgrade": "websocket",
+    "connection": "Upgrade",
+    "sec-websocket-key": KEY,
+    "sec-websocket-version": "13",
+}
+
+
+def checked(method: str = "GET", http11: bool = True, **changes: str | None) -> object:
+    headers = {**UPGRADE, **{k.replace("_", "-"): v for k, v in changes.items()}}
+    present = {k: v for k, v in headers.items() if v is not None}
+    return check_upgrade(method, http11, present.get)
+
+
+def test_a_valid_handshake_gives_its_key() -> None:
+    assert checked() == KEY
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"upgrade": "WebSocket"},
+        {"upgrade": "WEBSOCKET"},
+        {"upgrade": "h2c, websocket"},
+        {"connection": "upgrade"},
+        {"connection": "UPGRADE"},
+        {"connection": "keep-alive, Upgrade"},
+        {"sec_websocket_version": " 13 "},
+        {"sec_websocket_key": f" {KEY} "},
+    ],
+)
+def test_tokens_are_case_insensitive_and_may_be_in_lists(changes: dict[str, str]) -> None:
+    assert checked(**changes) == KEY
+
+
+@pytest.mark.parametrize("version", ["8", "7", "12", "14", "", None, "13, 8"])
+def test_any_version_but_13_is_answered_426_with_13(version: str | None) -> None:
+    # RFC 6455 §4.4: the 426 names the version(s) the server speaks.
+    refusal = checked(sec_websocket_version=version)
+    assert refusal == UpgradeRefusal(426, "", (("Sec-WebSocket-Version", "13"),))
+
+
+@pytest.mark.parametrize(
+    ("method", "http11", "changes"),
+    [
+        ("POST", True, {}),
+        ("GET", False, {}),
+        ("GET", True, {"host": None}),
+        ("GET", True, {"upgrade": None}),
+        ("GET", True, {"upgrade": "websockets"}),
+        ("GET", True, {"connection": None}),
+        ("GET", True, {"connection": "keep-alive"}),
+        ("GET", True, {"connection": "upgraded"}),
+        ("GET", True, {"sec_websocket_key": None}),
+        ("GET", True, {"sec_websocket_key": "c2hvcnQ="}),
+        ("GET", True, {"sec_websocket_key": "not base64!!"}),
+    ],
+    ids=[
+        "post",
+        "http10",
+        "no-host",
+        "no-upgrade",
+        "upgrade-other",
+        "no-connection",
+        "connection-keep-alive",
+        "connection-not-a-token",
+        "no-key",
+        "short-key",
+        "bad-key",
+    ],
+)
+def test_a_bad_handshake_is_answered_400(
+    method: str, http11: bool, changes: dict[str, str | None]
+) -> None:
+    refusal = checked(method, http11, **changes)
+    assert isinstance(refusal, UpgradeRefusal) and refusal.status == 400 and refusal.text

@@ -148,6 +148,7 @@ async def test_second_concurrent_get_is_refused_and_closes_the_session(running: 
     assert second.code == 400
     assert error_of(second)["code"] == 3
     assert await asyncio.wait_for(first, 5) in ("1", "6", "1\x1e1")  # released: close/noop
+    assert sid not in running.server.engine.connections  # torn down, the hub told
     response = await running.post(sid, "40")
     assert response.code == 400
     await assert_still_serving(running)

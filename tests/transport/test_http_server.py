@@ -86,6 +86,38 @@ async def test_held_get_is_released_by_a_post_on_another_connection(running: Run
     poster.close()
 
 
+@pytest.mark.hub_settings(ping_interval=5, ping_timeout=20, polling_timeout=0.1)
+async def test_polling_timeout_releases_a_held_get_with_a_noop(running: Running) -> None:
+    port = port_of(running)
+    sid = await handshake(port)
+    getter = await RawConnection.open(port)
+    await getter.send(get_request(port, f"{EIO}&sid={sid}"))
+    response = await asyncio.wait_for(getter.response(), DEADLINE)
+    assert response.status == 200 and response.body == b"6"
+    assert sid in running.server.engine.connections  # the session goes on
+    getter.close()
+
+
+@pytest.mark.hub_settings(ping_interval=5, ping_timeout=20)
+async def test_a_cancelled_poll_leaves_the_session_to_the_next_get(running: Running) -> None:
+    port = port_of(running)
+    sid = await handshake(port)
+    conn = running.server.engine.connections[sid]
+    waiter = asyncio.ensure_future(conn.poll())
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    poster = await RawConnection.open(port)
+    await poster.send(post_head(port, sid, {"Content-Length": "2"}) + b"40")
+    assert (await poster.response()).body == b"ok"
+    getter = await RawConnection.open(port)
+    await getter.send(get_request(port, f"{EIO}&sid={sid}"))  # not an overlapping GET
+    assert (await asyncio.wait_for(getter.response(), DEADLINE)).body.startswith(b"40{")
+    getter.close()
+    poster.close()
+
+
 @pytest.mark.hub_settings(ping_interval=5, ping_timeout=20)
 async def test_client_leaving_a_held_get_is_a_transport_error(running: Running) -> None:
     port = port_of(running)

@@ -134,6 +134,57 @@ async def test_frames_sent_with_the_upgrade_request_are_served(running: Running)
     ws.close()
 
 
+# -- the opening handshake: one set of rules (ws_codec.check_upgrade) on both front ends ------
+async def upgrade_answer(port: int, lines: str) -> tuple[bytes, RawWebSocket]:
+    """Send an upgrade request with these header ``lines``; the head of the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"{lines}\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE)
+    return head, RawWebSocket(reader, writer)
+
+
+def key_line() -> str:
+    return f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+
+
+@pytest.mark.parametrize("version", ["8", "7"])
+async def test_a_draft_websocket_version_is_answered_426_with_13(
+    running: Running, version: str
+) -> None:
+    lines = f"Upgrade: websocket\r\nConnection: Upgrade\r\n{key_line()}"
+    lines += f"Sec-WebSocket-Version: {version}\r\n"
+    head, ws = await upgrade_answer(running.server.port or 0, lines)
+    assert head.startswith(b"HTTP/1.1 426"), head
+    assert b"\r\nsec-websocket-version: 13\r\n" in head.lower(), head
+    ws.close()
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "connection"),
+    [("websocket", "upgrade"), ("WEBSOCKET", "UPGRADE"), ("WebSocket", "keep-alive, Upgrade")],
+)
+async def test_upgrade_tokens_are_case_insensitive(
+    running: Running, upgrade: str, connection: str
+) -> None:
+    lines = f"upgrade: {upgrade}\r\nconnection: {connection}\r\n{key_line()}"
+    lines += "sec-websocket-version: 13\r\n"
+    head, ws = await upgrade_answer(running.server.port or 0, lines)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    assert (await ws.read_text()).startswith("0{")
+    ws.close()
+
+
+async def test_an_invalid_key_is_answered_400(running: Running) -> None:
+    lines = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c2hvcnQ=\r\n"
+    lines += "Sec-WebSocket-Version: 13\r\n"
+    head, ws = await upgrade_answer(running.server.port or 0, lines)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    ws.close()
+
+
 @pytest.mark.parametrize(
     ("bad", "code"),
     [
