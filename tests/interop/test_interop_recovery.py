@@ -20,7 +20,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest.fixture(params=KINDS)
 def recovering(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    server = ServerProcess(request.param, recovery=True, start_timeout=60)
+    yield from started(ServerProcess(request.param, recovery=True, start_timeout=60))
+
+
+def started(server: ServerProcess) -> Iterator[ServerProcess]:
+    """What a server fixture yields: ``server``, running for the test."""
     server.start()
     try:
         yield server
@@ -70,33 +74,18 @@ async def test_a_blip_during_a_broadcast_is_recovered_with_every_packet(
 
 @pytest.fixture(params=KINDS)
 def short_window(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    server = ServerProcess(request.param, recovery=1.5, start_timeout=60)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from started(ServerProcess(request.param, recovery=1.5, start_timeout=60))
 
 
 @pytest.fixture
 def small_log() -> Iterator[ServerProcess]:
-    server = ServerProcess("jupyter_sio", recovery=True, recovery_max_packets=5,
-                           start_timeout=60)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from started(ServerProcess("jupyter_sio", recovery=True, recovery_max_packets=5,
+                           start_timeout=60))
 
 
 @pytest.fixture
 def jsio_recovering() -> Iterator[ServerProcess]:
-    server = ServerProcess("jupyter_sio", recovery=True, start_timeout=60)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from started(ServerProcess("jupyter_sio", recovery=True, start_timeout=60))
 
 
 async def test_back_after_the_window_is_a_fresh_session(short_window: ServerProcess,

@@ -212,6 +212,15 @@ class Reference:
             assert client.connected, f"reference {name} client was disconnected"
 
 
+async def joined(port: int) -> RawWebSocket:
+    """A raw WebSocket client past the Engine.IO open and the Socket.IO CONNECT of ``/``."""
+    ws = await RawWebSocket.connect(port)
+    assert (await ws.read_text()).startswith("0{")
+    await ws.send(frame(0x1, b"40"))  # a text frame
+    assert (await ws.read_text()).startswith("40{")
+    return ws
+
+
 @asynccontextmanager
 async def reference_clients(hub: Hub, port: int) -> AsyncIterator[Reference]:
     ref = Reference(hub, {})

@@ -18,7 +18,7 @@ import tornado
 from jupyter_sio import HubServer
 
 from .conftest import make_hub
-from .raw import DEADLINE, RawWebSocket, Reference, frame, reference_clients
+from .raw import DEADLINE, RawWebSocket, Reference, frame, joined, reference_clients
 
 TEXT, CONTINUATION, CLOSE, PING = 0x1, 0x0, 0x8, 0x9
 UPGRADE_HINT = (
@@ -38,14 +38,6 @@ async def hub_server(
     async with reference_clients(hub, server.port) as ref:
         yield server, events, ref
     await server.stop()
-
-
-async def joined(port: int) -> RawWebSocket:
-    ws = await RawWebSocket.connect(port)
-    assert (await ws.read_text()).startswith("0{")
-    await ws.send(frame(TEXT, b"40"))
-    assert (await ws.read_text()).startswith("40{")
-    return ws
 
 
 async def close_code(ws: RawWebSocket) -> int | None:

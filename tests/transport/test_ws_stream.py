@@ -34,7 +34,7 @@ from jupyter_sio.transport.ws_tornado import IOStreamTransport
 from tests.peers.stalled import StalledClient
 
 from .conftest import Running, make_hub
-from .raw import DEADLINE, RawWebSocket, frame, reference_clients
+from .raw import DEADLINE, RawWebSocket, frame, joined, reference_clients
 
 TEXT, CONTINUATION, BINARY, CLOSE, PING, PONG = 0x1, 0x0, 0x2, 0x8, 0x9, 0xA
 
@@ -49,14 +49,6 @@ async def until(check: Any, what: str) -> Any:
             raise AssertionError(f"gave up waiting for {what}")
         await asyncio.sleep(0.005)
     return value
-
-
-async def joined(port: int) -> RawWebSocket:
-    ws = await RawWebSocket.connect(port)
-    assert (await ws.read_text()).startswith("0{")
-    await ws.send(frame(TEXT, b"40"))
-    assert (await ws.read_text()).startswith("40{")
-    return ws
 
 
 async def close_frame_of(ws: RawWebSocket) -> tuple[int, bytes]:
